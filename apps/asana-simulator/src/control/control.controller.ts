@@ -1,0 +1,76 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { DeliveryLog } from '../webhooks/delivery-log';
+import { WebhookPresenter } from '../webhooks/webhook.presenter';
+import { WebhookStore } from '../webhooks/webhook.store';
+import { ResourcePresenter } from '../workspace/resource.presenter';
+import { WorkspaceService } from '../workspace/workspace.service';
+import { TrafficService } from './traffic.service';
+
+/**
+ * Simulator-only endpoints for tests and the demo, outside Asana's API and without auth: what
+ * Asana can do but its API cannot (undelete from the trash), the whole state to compare a copy
+ * against, what was delivered, and generated traffic.
+ */
+@Controller('_sim')
+export class ControlController {
+  constructor(
+    private readonly workspace: WorkspaceService,
+    private readonly presenter: ResourcePresenter,
+    private readonly webhooks: WebhookStore,
+    private readonly webhookPresenter: WebhookPresenter,
+    private readonly deliveries: DeliveryLog,
+    private readonly traffic: TrafficService,
+  ) {}
+
+  /** Restores a trashed task, as Asana's trash does, recording an `undeleted` event. */
+  @Post('tasks/:task_gid/undelete')
+  @HttpCode(200)
+  undeleteTask(@Param('task_gid') gid: string) {
+    return { data: this.presenter.task(this.workspace.undeleteTask(gid, this.workspace.me().gid)) };
+  }
+
+  @Post('projects/:project_gid/undelete')
+  @HttpCode(200)
+  undeleteProject(@Param('project_gid') gid: string) {
+    return { data: this.presenter.project(this.workspace.undeleteProject(gid, this.workspace.me().gid)) };
+  }
+
+  /** Every project and task, trashed ones included with `deleted: true`, rendered as GET would render them. */
+  @Get('state')
+  state() {
+    return {
+      data: {
+        workspace: this.presenter.workspace(),
+        users: this.workspace.allUsers().map((user) => this.presenter.user(user)),
+        projects: this.workspace
+          .allProjects()
+          .map((project) => ({ ...this.presenter.project(project), deleted: project.deleted })),
+        tasks: this.workspace.allTasks().map((task) => ({ ...this.presenter.task(task), deleted: task.deleted })),
+        webhooks: this.webhooks.all().map((webhook) => this.webhookPresenter.full(webhook)),
+      },
+    };
+  }
+
+  /** Delivery counts and the latest attempts (`?webhook=GID` for one webhook's). */
+  @Get('deliveries')
+  deliveryLog(@Query('webhook') webhook?: string) {
+    return { data: { counts: this.deliveries.counts(), log: this.deliveries.entries(webhook) } };
+  }
+
+  /** Starts `changes` random task changes at `ratePerSecond`; answers at once with the run to poll. */
+  @Post('traffic')
+  @HttpCode(202)
+  startTraffic(@Body() body: { changes?: unknown; ratePerSecond?: unknown } | undefined) {
+    return { data: this.traffic.start(body?.changes, body?.ratePerSecond) };
+  }
+
+  @Get('traffic')
+  trafficRuns() {
+    return { data: this.traffic.list() };
+  }
+
+  @Get('traffic/:run_id')
+  trafficRun(@Param('run_id') id: string) {
+    return { data: this.traffic.get(id) };
+  }
+}

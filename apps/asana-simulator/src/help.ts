@@ -1,0 +1,42 @@
+import { SIMULATOR_CONFIG_PARTS, SIMULATOR_ENV_HELP } from './simulator.config';
+
+const ENDPOINTS = `
+Asana API (Authorization: Bearer $SIM_TOKEN), base /api/1.0:
+  GET    /users/me  /users/{gid}
+  GET    /workspaces  /workspaces/{gid}  /workspaces/{gid}/projects
+  GET    /projects?workspace=W   POST /projects
+  GET    /projects/{gid}   PUT /projects/{gid}   DELETE /projects/{gid}
+  GET    /projects/{gid}/tasks   (limit 1-100, offset, opt_fields, completed_since)
+  POST   /tasks   GET /tasks/{gid}   PUT /tasks/{gid}   DELETE /tasks/{gid}
+  GET    /webhooks?workspace=W[&resource=R]   POST /webhooks (handshake inside the call)
+  GET    /webhooks/{gid}   PUT /webhooks/{gid} (filters)   DELETE /webhooks/{gid}
+  Every GET takes opt_fields=a,b.c
+
+Simulator control (no auth):
+  POST   /_sim/tasks/{gid}/undelete     restore a trashed task (records "undeleted")
+  POST   /_sim/projects/{gid}/undelete  restore a trashed project
+  GET    /_sim/state                    every project and task, with "deleted"
+  GET    /_sim/deliveries[?webhook=G]   delivery counts and the latest attempts
+  POST   /_sim/traffic                  {"changes": N, "ratePerSecond": R}: random task changes
+  GET    /_sim/traffic  /_sim/traffic/{id}   progress of traffic runs
+  GET    /health, /health/live, /health/ready
+`;
+
+/** The `--help` text: every environment variable with its default, then the endpoints. */
+export function helpText(): string {
+  const lines = Object.values(SIMULATOR_CONFIG_PARTS).flatMap((Part) =>
+    Object.entries(new Part()).map(([name, value]) => {
+      const description = SIMULATOR_ENV_HELP[name as keyof typeof SIMULATOR_ENV_HELP];
+      return `  ${name.padEnd(28)} ${String(value).padEnd(10)} ${description}`;
+    }),
+  );
+  return [
+    'asana-simulator: a stand-in for app.asana.com (REST API + webhooks) for tests and the demo.',
+    '',
+    'Usage: node dist/apps/asana-simulator/src/main.js [--help]',
+    '',
+    `Environment (${'name'.padEnd(22)} ${'default'.padEnd(10)} meaning):`,
+    ...lines,
+    ENDPOINTS,
+  ].join('\n');
+}

@@ -1,0 +1,34 @@
+/**
+ * What went wrong, in the simulator's own terms; `asana-error.filter.ts` maps each code to the
+ * HTTP status and body Asana would answer with, so services never throw HTTP exceptions.
+ */
+export type SimulatorErrorCode =
+  'NOT_AUTHORIZED' | 'INVALID_REQUEST' | 'FORBIDDEN' | 'NOT_FOUND' | 'NO_ROUTE' | 'HANDSHAKE_FAILED';
+
+export class SimulatorError extends Error {
+  /** Nothing the simulator rejects gets better by asking again unchanged. */
+  readonly retriable = false;
+
+  constructor(
+    readonly code: SimulatorErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'SimulatorError';
+  }
+}
+
+/** Asana's wording for a gid in the path that names nothing visible (unknown or in the trash). */
+export function unknownObject(gid: string): SimulatorError {
+  return new SimulatorError('NOT_FOUND', `Unknown object: ${gid}`);
+}
+
+/** Asana's wording for a gid in a request body or query that names nothing visible. */
+export function unrecognizedId(field: string, gid: string): SimulatorError {
+  return new SimulatorError('INVALID_REQUEST', `${field}: Not a recognized ID: ${gid}`);
+}
+
+export function invalidRequest(message: string): SimulatorError {
+  return new SimulatorError('INVALID_REQUEST', message);
+}

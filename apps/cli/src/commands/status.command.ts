@@ -1,0 +1,117 @@
+import type { Command } from 'commander';
+import type { Admin } from 'kafkajs';
+import type { DataSource } from 'typeorm';
+import { allTopics, TOPICS, TopicNames } from '@asana-stream/contracts';
+import { createDataSource } from '@asana-stream/db';
+import { consumerGroupId, createKafkaClient } from '@asana-stream/kafka';
+import type { CliContext } from '../cli-context';
+
+/** What has flowed through each stage so far. */
+export interface PipelineStatus {
+  deliveries: number;
+  events: number;
+  enricherLag: number;
+  states: number;
+  projectorLag: number;
+  tasks: { live: number; deleted: number };
+  projects: { live: number; deleted: number };
+  outbox: { total: number; unpublished: number };
+  changes: number;
+}
+
+async function messagesIn(admin: Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+}
+
+async function lagOf(admin: Admin, groupId: string, topic: string): Promise<number> {
+  // Committed offsets first: read after the end offsets, a commit in between would show a negative lag.
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const ends = await admin.fetchTopicOffsets(topic);
+  return ends.reduce((lag, end) => {
+    const done = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
+    return lag + Number(end.high) - (done < 0 ? Number(end.low) : done);
+  }, 0);
+}
+
+async function rowCounts(dataSource: DataSource, table: 'tasks' | 'projects') {
+  const [row] = await dataSource.query<{ live: string; deleted: string }[]>(
+    /* sql */ `SELECT count(*) FILTER (WHERE deleted_at IS NULL) AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted FROM ${table}`,
+  );
+  return { live: Number(row.live), deleted: Number(row.deleted) };
+}
+
+export async function readStatus(admin: Admin, dataSource: DataSource, names: TopicNames): Promise<PipelineStatus> {
+  const topic = (logical: string) => names.physical(logical);
+  const changeTopics = allTopics().filter((t) => t.name.startsWith('asana.changes.'));
+  const [deliveries, events, enricherLag, states, projectorLag, changes, tasks, projects, [outbox]] = await Promise.all(
+    [
+      messagesIn(admin, topic(TOPICS.deliveries.name)),
+      messagesIn(admin, topic(TOPICS.events.name)),
+      lagOf(admin, consumerGroupId(names.prefix, 'enricher'), topic(TOPICS.events.name)),
+      messagesIn(admin, topic(TOPICS.state.name)),
+      lagOf(admin, consumerGroupId(names.prefix, 'projector'), topic(TOPICS.state.name)),
+      Promise.all(changeTopics.map((t) => messagesIn(admin, topic(t.name)))).then((counts) =>
+        counts.reduce((a, b) => a + b, 0),
+      ),
+      rowCounts(dataSource, 'tasks'),
+      rowCounts(dataSource, 'projects'),
+      dataSource.query<{ total: string; unpublished: string }[]>(
+        /* sql */ `SELECT count(*) AS total, count(*) FILTER (WHERE published_at IS NULL) AS unpublished FROM outbox`,
+      ),
+    ],
+  );
+  return {
+    deliveries,
+    events,
+    enricherLag,
+    states,
+    projectorLag,
+    tasks,
+    projects,
+    outbox: { total: Number(outbox.total), unpublished: Number(outbox.unpublished) },
+    changes,
+  };
+}
+
+/** One line per stage boundary, left to right in the order data flows. */
+export function formatStatus(s: PipelineStatus): string {
+  return [
+    `ingest: ${s.deliveries} deliveries → ${s.events} events`,
+    `enricher: lag ${s.enricherLag} → ${s.states} states`,
+    `projector: lag ${s.projectorLag} → tasks ${s.tasks.live} (+${s.tasks.deleted} deleted), projects ${s.projects.live}`,
+    `fanout: outbox ${s.outbox.total} (${s.outbox.unpublished} pending) → ${s.changes} changes`,
+  ].join(' | ');
+}
+
+export function registerStatusCommand(program: Command, context: () => CliContext): void {
+  program
+    .command('status')
+    .description('show what has flowed through each stage: topic counts, consumer lag, projection rows, outbox')
+    .option('--watch <seconds>', 'refresh every N seconds until interrupted')
+    .option('--json', 'print JSON instead of one line')
+    .action(async (options: { watch?: string; json?: boolean }) => {
+      const { config, print } = context();
+      const interval = options.watch === undefined ? 0 : Number(options.watch);
+      if (!Number.isFinite(interval) || interval < 0)
+        throw new Error(`--watch takes a number of seconds, got "${options.watch}"`);
+      const kafka = createKafkaClient({ brokers: config.kafka.KAFKA_BROKERS, clientId: 'asana-stream-cli' });
+      const admin = kafka.admin();
+      const dataSource = createDataSource(config.db.DATABASE_URL, 2);
+      await Promise.all([admin.connect(), dataSource.initialize()]);
+      let stopped = false;
+      process.once('SIGINT', () => (stopped = true));
+      try {
+        const names = new TopicNames(config.kafka.KAFKA_TOPIC_PREFIX);
+        do {
+          const status = await readStatus(admin, dataSource, names);
+          print(
+            options.json ? JSON.stringify(status) : `${new Date().toISOString().slice(11, 19)} ${formatStatus(status)}`,
+          );
+          if (interval > 0) await new Promise((resolve) => setTimeout(resolve, interval * 1000));
+        } while (interval > 0 && !stopped);
+      } finally {
+        await Promise.all([admin.disconnect(), dataSource.destroy()]);
+      }
+    });
+}

@@ -1,0 +1,49 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError, loadAppConfig } from '@asana-stream/config';
+import { EXIT_CONFIG } from '@asana-stream/runtime';
+import type { CliContext } from './cli-context';
+import { registerSetupCommands } from './commands/setup.command';
+import { registerStatusCommand } from './commands/status.command';
+import { registerWebhookCommands } from './commands/webhooks.command';
+
+const program = new Command('asana-stream')
+  .description(
+    'Operate asana-stream: schema, topics and Asana webhooks.\nConfiguration comes from the environment (DATABASE_URL, KAFKA_BROKERS, ASANA_BASE_URL, ASANA_TOKEN, INGEST_PUBLIC_URL, KAFKA_TOPIC_PREFIX).',
+  )
+  .showHelpAfterError()
+  .exitOverride();
+
+let context: CliContext | undefined;
+function getContext(): CliContext {
+  // Validated on first use, so `--help` works with no environment at all.
+  context ??= {
+    config: loadAppConfig('cli', { ASANA_TOKEN: needsNoToken() ? '-' : undefined, ...process.env }),
+    say: (line) => process.stderr.write(`${line}\n`),
+    print: (line) => process.stdout.write(`${line}\n`),
+  };
+  return context;
+}
+
+/** Commands that never call Asana's API do not need a token. */
+function needsNoToken(): boolean {
+  const [command, sub] = process.argv.slice(2);
+  return ['setup', 'reset', 'db', 'topics', 'status'].includes(command) || (command === 'webhooks' && sub === 'list');
+}
+
+registerSetupCommands(program, getContext);
+registerWebhookCommands(program, getContext);
+registerStatusCommand(program, getContext);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode;
+    return;
+  }
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = EXIT_CONFIG;
+    return;
+  }
+  process.stderr.write(`asana-stream: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,134 @@
+import secureJson from 'secure-json-parse';
+import { AsanaApiError, asanaErrorForStatus } from './asana-api.errors';
+import type { AsanaResource, AsanaWebhook, AsanaWebhookFilter } from './types';
+
+export interface AsanaClientOptions {
+  /** e.g. `https://app.asana.com/api/1.0` */
+  baseUrl: string;
+  /** Personal access token or OAuth access token. */
+  token: string;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+}
+
+/** Path segment of each resource type's `GET /{segment}/{gid}` endpoint. */
+const RESOURCE_PATHS: Record<string, string> = {
+  task: 'tasks',
+  project: 'projects',
+  section: 'sections',
+  story: 'stories',
+  tag: 'tags',
+  user: 'users',
+  team: 'teams',
+  portfolio: 'portfolios',
+  goal: 'goals',
+  attachment: 'attachments',
+  workspace: 'workspaces',
+};
+
+export interface CreatedWebhook {
+  webhook: AsanaWebhook;
+  /** The handshake secret Asana returns with the 201, to compare with the one our receiver stored. */
+  secret: string;
+}
+
+/**
+ * A small client for the parts of Asana's REST API asana-stream uses. It knows Asana's
+ * envelopes and errors; it does not retry or pace itself (the caller's rate limiter does).
+ */
+export class AsanaClient {
+  private readonly baseUrl: string;
+
+  constructor(private readonly options: AsanaClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+  }
+
+  /** Whether `GET /{type}s/{gid}` exists for this resource type. */
+  static canFetch(resourceType: string): boolean {
+    return resourceType in RESOURCE_PATHS;
+  }
+
+  /** The resource's current state; AsanaApiError NOT_VISIBLE when deleted or out of reach. */
+  async getResource(resourceType: string, gid: string, optFields?: readonly string[]): Promise<AsanaResource> {
+    const segment = RESOURCE_PATHS[resourceType];
+    if (!segment) throw new AsanaApiError('REJECTED', `no endpoint for resource type ${resourceType}`, null, false);
+    const query = optFields?.length ? { opt_fields: optFields.join(',') } : undefined;
+    const body = await this.request<{ data: AsanaResource }>('GET', `/${segment}/${encodeURIComponent(gid)}`, query);
+    return body.data;
+  }
+
+  /** Registers a webhook. Asana handshakes with the target before this resolves. */
+  async createWebhook(resource: string, target: string, filters?: AsanaWebhookFilter[]): Promise<CreatedWebhook> {
+    const body = await this.request<{ data: AsanaWebhook; 'X-Hook-Secret'?: string }>('POST', '/webhooks', undefined, {
+      data: { resource, target, ...(filters ? { filters } : {}) },
+    });
+    const secret = body['X-Hook-Secret'];
+    if (typeof secret !== 'string') {
+      throw new AsanaApiError(
+        'MALFORMED_RESPONSE',
+        'the webhook was created but Asana returned no X-Hook-Secret',
+        201,
+        false,
+      );
+    }
+    return { webhook: body.data, secret };
+  }
+
+  async deleteWebhook(gid: string): Promise<void> {
+    await this.request('DELETE', `/webhooks/${encodeURIComponent(gid)}`);
+  }
+
+  private async request<T>(method: string, path: string, query?: Record<string, string>, body?: unknown): Promise<T> {
+    const url = new URL(this.baseUrl + path);
+    for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.options.token}`,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+    } catch (cause) {
+      throw new AsanaApiError('UNAVAILABLE', `${method} ${path}: ${String(cause)}`, null, true, null, { cause });
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      throw asanaErrorForStatus(
+        response.status,
+        `${method} ${path} → ${response.status}: ${errorMessages(text)}`,
+        response.headers.get('retry-after'),
+      );
+    }
+    try {
+      return secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' }) as T;
+    } catch (cause) {
+      throw new AsanaApiError(
+        'MALFORMED_RESPONSE',
+        `${method} ${path}: response is not JSON`,
+        response.status,
+        true,
+        null,
+        {
+          cause,
+        },
+      );
+    }
+  }
+}
+
+/** Asana's error bodies: `{"errors": [{"message": ...}]}`. */
+function errorMessages(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { errors?: { message?: string }[] };
+    const messages = (parsed.errors ?? []).map((e) => e.message).filter(Boolean);
+    if (messages.length > 0) return messages.join('; ');
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return text.slice(0, 200);
+}

@@ -1,0 +1,5 @@
+export * from './asana-api.errors';
+export * from './asana-client';
+export * from './event-id';
+export * from './signature';
+export * from './types';

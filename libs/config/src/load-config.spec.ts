@@ -1,0 +1,66 @@
+import { loadAppConfig } from './app-configs';
+import { envHelp, envVariablesOf } from './describe-env';
+import { ConfigError, maskSecrets } from './load-config';
+
+describe('loadAppConfig', () => {
+  it('gives defaults that point at this machine', () => {
+    const config = loadAppConfig('projector', {});
+    expect(config.kafka.KAFKA_BROKERS).toBe('127.0.0.1:9092');
+    expect(config.db.DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/asana_stream');
+    expect(config.http.PORT).toBe(3000);
+    expect(config.kafka.KAFKA_TOPIC_PREFIX).toBe('');
+  });
+
+  it('converts numeric variables', () => {
+    const config = loadAppConfig('fanout', { PORT: '3003', FANOUT_BATCH_SIZE: '50' });
+    expect(config.http.PORT).toBe(3003);
+    expect(config.fanout.FANOUT_BATCH_SIZE).toBe(50);
+  });
+
+  it('names every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      loadAppConfig('ingest', { KAFKA_BROKERS: 'localhost', PORT: 'eighty', DATABASE_URL: 'mysql://x' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/KAFKA_BROKERS="localhost"/);
+    expect(problems).toMatch(/PORT="eighty"/);
+    expect(problems).toMatch(/DATABASE_URL=\(hidden\)/);
+  });
+
+  it('requires an Asana token where the app calls Asana, and hides it', () => {
+    expect(() => loadAppConfig('enricher', {})).toThrow(/ASANA_TOKEN/);
+    const config = loadAppConfig('enricher', { ASANA_TOKEN: 'pat-123' });
+    expect(maskSecrets(config.asana)).toEqual({ ASANA_BASE_URL: 'https://app.asana.com/api/1.0', ASANA_TOKEN: '***' });
+  });
+
+  it('rejects a request timeout beyond what Asana waits', () => {
+    expect(() => loadAppConfig('ingest', { INGEST_REQUEST_TIMEOUT_MS: '30000' })).toThrow(/INGEST_REQUEST_TIMEOUT_MS/);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadAppConfig('projector', { KAFKA_BROKERS: '' }).kafka.KAFKA_BROKERS).toBe('127.0.0.1:9092');
+  });
+});
+
+describe('envVariablesOf', () => {
+  it('lists every variable an app reads, with defaults, requirements and secrecy', () => {
+    const variables = Object.fromEntries(envVariablesOf('enricher').map((v) => [v.name, v]));
+    expect(Object.keys(variables)).toEqual(
+      expect.arrayContaining(['ASANA_BASE_URL', 'ASANA_TOKEN', 'KAFKA_BROKERS', 'PORT', 'CONSUMER_GROUP_SUFFIX']),
+    );
+    expect(variables.ASANA_TOKEN).toMatchObject({ required: true, sensitive: true });
+    expect(variables.CONSUMER_GROUP_SUFFIX).toMatchObject({ required: false, defaultValue: undefined });
+    expect(variables.PORT).toMatchObject({ required: false, defaultValue: '3000' });
+    expect(variables.DATABASE_URL).toBeUndefined();
+  });
+
+  it('puts every variable in the --help text', () => {
+    const help = envHelp('ingest', 'receives deliveries');
+    for (const { name } of envVariablesOf('ingest')) expect(help).toContain(name);
+    expect(help).not.toContain('postgres://postgres@127.0.0.1:5432/asana_stream');
+  });
+});

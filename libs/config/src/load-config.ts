@@ -1,0 +1,50 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { SENSITIVE_KEYS } from './sensitive';
+
+/** Thrown when the environment does not describe a runnable app; names every bad variable. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration (fix these environment variables):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type EnvClass = new () => object;
+type Parts = Readonly<Record<string, EnvClass>>;
+/** The typed, nested configuration built from a set of parts. */
+export type ConfigOf<P extends Parts> = { readonly [K in keyof P]: Readonly<InstanceType<P[K]>> };
+
+/**
+ * Validates an environment once, at startup, against each part and returns the typed nested
+ * result. Unknown variables are ignored; every invalid one across all parts is reported at once.
+ */
+export function loadConfig<P extends Parts>(parts: P, env: Record<string, string | undefined>): ConfigOf<P> {
+  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const problems: string[] = [];
+  const config: Record<string, object> = {};
+  for (const [name, part] of Object.entries(parts)) {
+    const instance = plainToInstance(part, defined, { enableImplicitConversion: false, exposeDefaultValues: true });
+    const errors = validateSync(instance, { whitelist: true, forbidUnknownValues: true });
+    problems.push(...errors.flatMap((error) => describe(error, defined)));
+    config[name] = instance;
+  }
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+  return config as ConfigOf<P>;
+}
+
+/** One line per failed constraint, showing the variable as it was set (secrets hidden). */
+function describe(error: ValidationError, env: Record<string, string | undefined>): string[] {
+  const own = Object.values(error.constraints ?? {}).map((message) => {
+    const raw = env[error.property];
+    const shown = raw === undefined ? '(unset)' : SENSITIVE_KEYS.has(error.property) ? '(hidden)' : JSON.stringify(raw);
+    return `${error.property}=${shown}: ${message.replace(new RegExp(`^${error.property} `), '')}`;
+  });
+  return [...own, ...(error.children ?? []).flatMap((child) => describe(child, env))];
+}
+
+/** A copy of a config part with every sensitive field masked, for logs. */
+export function maskSecrets(part: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(part).map(([k, v]) => [k, SENSITIVE_KEYS.has(k) && v ? '***' : v]));
+}

@@ -1,0 +1,90 @@
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { Client } from 'pg';
+import { OutboxEntity } from './entities/outbox.entity';
+import { ProjectEntity } from './entities/project.entity';
+import { ResourceEntity } from './entities/resource.entity';
+import { SubscriptionEntity } from './entities/subscription.entity';
+import { TaskEntity } from './entities/task.entity';
+import { InitialSchema1763856000000 } from './migrations/1763856000000-initial-schema';
+
+export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
+export const MIGRATIONS = [InitialSchema1763856000000];
+
+/** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */
+export function dataSourceOptions(databaseUrl: string, poolSize = 10): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: databaseUrl,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    synchronize: false,
+    migrationsRun: false,
+    migrationsTransactionMode: 'all',
+    extra: { max: poolSize },
+  };
+}
+
+export function createDataSource(databaseUrl: string, poolSize?: number): DataSource {
+  return new DataSource(dataSourceOptions(databaseUrl, poolSize));
+}
+
+/** Thrown when the database cannot serve the apps; the message says what to do. */
+export class DatabaseNotReadyError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DatabaseNotReadyError';
+  }
+}
+
+/** Creates the database named in `databaseUrl` if it does not exist (connecting to `postgres`). */
+export async function ensureDatabaseExists(databaseUrl: string): Promise<boolean> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  if (!name) throw new DatabaseNotReadyError(`DATABASE_URL names no database: ${url.host}`);
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString() });
+  try {
+    await admin.connect();
+  } catch (cause) {
+    throw new DatabaseNotReadyError(
+      `no Postgres server answers at ${url.host} (${String(cause)}): start it ` +
+        `(on this machine: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) or set DATABASE_URL`,
+      { cause },
+    );
+  }
+  try {
+    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount) return false;
+    await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    return true;
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Drops the database named in `databaseUrl` (disconnecting its sessions); false if it did not exist. */
+export async function dropDatabase(databaseUrl: string): Promise<boolean> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!found.rowCount) return false;
+    await admin.query(`DROP DATABASE "${name.replace(/"/g, '""')}" WITH (FORCE)`);
+    return true;
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Fails with a clear message when migrations are pending: apps never migrate on their own
+ * (several replicas starting at once would race); `asana-stream db migrate` does.
+ */
+export async function assertSchemaCurrent(dataSource: DataSource): Promise<void> {
+  if (await dataSource.showMigrations()) {
+    throw new DatabaseNotReadyError('the database schema is not current: run `npm run db:migrate` (or the setup job)');
+  }
+}

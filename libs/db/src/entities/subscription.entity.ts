@@ -1,0 +1,43 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export type SubscriptionStatus = 'pending_handshake' | 'active' | 'deleted';
+
+/**
+ * One Asana webhook as we know it. The row exists before Asana's handshake reaches ingest:
+ * ingest echoes a secret only for a subscription pending its handshake, and never overwrites one.
+ */
+@Entity({ name: 'subscriptions' })
+export class SubscriptionEntity {
+  /** Our id, the last segment of the webhook's target URL. */
+  @PrimaryColumn({ type: 'uuid' })
+  id!: string;
+
+  /** Asana's webhook gid, known once the create call returned. */
+  @Column({ name: 'webhook_gid', type: 'text', nullable: true, unique: true })
+  webhookGid!: string | null;
+
+  @Column({ name: 'resource_gid', type: 'text' })
+  resourceGid!: string;
+
+  @Column({ name: 'target_url', type: 'text' })
+  targetUrl!: string;
+
+  /** The handshake secret deliveries are signed with. */
+  @Column({ type: 'text', nullable: true })
+  secret!: string | null;
+
+  @Column({ type: 'text' })
+  status!: SubscriptionStatus;
+
+  @Column({ name: 'handshake_at', type: 'timestamptz', nullable: true })
+  handshakeAt!: Date | null;
+
+  @Column({ name: 'last_delivery_at', type: 'timestamptz', nullable: true })
+  lastDeliveryAt!: Date | null;
+
+  @Column({ name: 'last_heartbeat_at', type: 'timestamptz', nullable: true })
+  lastHeartbeatAt!: Date | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
+  createdAt!: Date;
+}

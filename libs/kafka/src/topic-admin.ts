@@ -1,0 +1,76 @@
+import type { TopicNames, TopicSpec } from '@asana-stream/contracts';
+import type { Kafka } from 'kafkajs';
+
+export interface EnsureTopicsResult {
+  created: string[];
+  existing: string[];
+}
+
+/**
+ * Creates the topics that are missing, with their partitions and configs, and checks the ones
+ * that exist have the partitions the topology asks for (fewer would break per-gid scaling).
+ */
+export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], names: TopicNames): Promise<EnsureTopicsResult> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const present = new Set(await admin.listTopics());
+    const missing = specs.filter((spec) => !present.has(names.physical(spec.name)));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((spec) => ({
+          topic: names.physical(spec.name),
+          numPartitions: spec.partitions,
+          configEntries: Object.entries(spec.configs).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    }
+    const existingSpecs = specs.filter((spec) => present.has(names.physical(spec.name)));
+    if (existingSpecs.length > 0) {
+      const metadata = await admin.fetchTopicMetadata({ topics: existingSpecs.map((s) => names.physical(s.name)) });
+      for (const topic of metadata.topics) {
+        const spec = existingSpecs.find((s) => names.physical(s.name) === topic.name);
+        if (spec && topic.partitions.length < spec.partitions) {
+          throw new Error(
+            `topic ${topic.name} has ${topic.partitions.length} partitions, the topology needs ${spec.partitions}: ` +
+              `raise it with kafka-topics --alter (keys move partitions: drain consumers first)`,
+          );
+        }
+      }
+    }
+    return {
+      created: missing.map((s) => names.physical(s.name)),
+      existing: existingSpecs.map((s) => names.physical(s.name)),
+    };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Deletes the topics that exist and waits until the broker no longer lists them. */
+export async function deleteTopics(
+  kafka: Kafka,
+  specs: TopicSpec[],
+  names: TopicNames,
+  timeoutMs = 30_000,
+): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const wanted = new Set(specs.map((spec) => names.physical(spec.name)));
+    const present = (await admin.listTopics()).filter((topic) => wanted.has(topic));
+    if (present.length === 0) return [];
+    await admin.deleteTopics({ topics: present, timeout: timeoutMs });
+    // Deletion completes asynchronously; creating a topic that is still being deleted fails.
+    const deadline = Date.now() + timeoutMs;
+    while ((await admin.listTopics()).some((topic) => wanted.has(topic))) {
+      if (Date.now() > deadline)
+        throw new Error(`topics still listed ${timeoutMs} ms after deletion: ${present.join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return present;
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,3 @@
+export * from './start-telemetry';
+export * from './telemetry.module';
+export * from './trace-context';

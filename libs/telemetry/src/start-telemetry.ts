@@ -1,0 +1,56 @@
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
+import { NestInstrumentation } from '@opentelemetry/instrumentation-nestjs-core';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+
+export interface TelemetryOptions {
+  /** `service.name` of every span, e.g. `asana-stream-ingest`; `OTEL_SERVICE_NAME` overrides it. */
+  serviceName: string;
+  /** The environment the OpenTelemetry SDK reads its `OTEL_*` settings from. */
+  env: Record<string, string | undefined>;
+}
+
+let sdk: NodeSDK | undefined;
+
+const HEALTH_PATH = /^\/health(\/|$)/;
+
+/**
+ * Starts the OpenTelemetry Node SDK with the maintained instrumentations for every library the
+ * apps use (http, express, Nest, kafkajs, pg, and undici for `fetch`, which the Asana client uses).
+ * Must run before any of those modules is loaded,
+ * which is why each app's `main.ts` imports its telemetry bootstrap first.
+ *
+ * Spans are exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-specific
+ * variable) is set; otherwise nothing is exported, but trace context still propagates.
+ */
+export function startTelemetry({ serviceName, env }: TelemetryOptions): void {
+  if (sdk) return;
+  const exporting = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME ?? serviceName,
+    ...(exporting ? {} : { spanProcessors: [] }),
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => HEALTH_PATH.test(request.url ?? ''),
+      }),
+      new ExpressInstrumentation(),
+      new NestInstrumentation(),
+      new KafkaJsInstrumentation(),
+      new PgInstrumentation({ requireParentSpan: true }),
+      new UndiciInstrumentation(),
+    ],
+  });
+  sdk.start();
+}
+
+/** Flushes and stops the SDK; spans still buffered are exported first. */
+export async function shutdownTelemetry(): Promise<void> {
+  const running = sdk;
+  sdk = undefined;
+  await running?.shutdown();
+}

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
+import { allTopics, TopicNames } from '@asana-stream/contracts';
+import { ensureTopics } from '@asana-stream/kafka';
+
+export const TEST_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+
+export function testKafka(clientId = 'asana-stream-test'): Kafka {
+  return new Kafka({ clientId, brokers: TEST_BROKERS.split(','), logLevel: logLevel.NOTHING });
+}
+
+/** A topic prefix no other test uses, with every topic of the topology created under it. */
+export async function createTestTopics(): Promise<TopicNames> {
+  const names = new TopicNames(`test-${randomBytes(4).toString('hex')}.`);
+  await ensureTopics(testKafka(), allTopics(), names);
+  return names;
+}
+
+export interface ReceivedMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: unknown;
+  headers: Record<string, string>;
+}
+
+function decode(topic: string, partition: number, message: KafkaMessage): ReceivedMessage {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key?.toString() ?? null,
+    value: message.value ? JSON.parse(message.value.toString()) : null,
+    headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString() ?? ''])),
+  };
+}
+
+/**
+ * Collects every message of some topics (from the beginning) until stopped, each record once:
+ * a consumer group that rebalances redelivers from its last commit, but a record keeps its
+ * (topic, partition, offset), while a message published twice has two offsets and stays twice.
+ */
+export class TopicRecorder {
+  readonly messages: ReceivedMessage[] = [];
+  private readonly positions = new Set<string>();
+  private consumer?: Consumer;
+
+  constructor(private readonly topics: string[]) {}
+
+  async start(): Promise<this> {
+    this.consumer = testKafka().consumer({ groupId: `recorder-${randomBytes(4).toString('hex')}` });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.topics, fromBeginning: true });
+    await this.consumer.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        const position = `${topic}/${partition}/${message.offset}`;
+        if (this.positions.has(position)) return;
+        this.positions.add(position);
+        this.messages.push(decode(topic, partition, message));
+      },
+    });
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}

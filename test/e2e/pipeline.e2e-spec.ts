@@ -1,0 +1,281 @@
+import { Client } from 'pg';
+import { signAsanaBody } from '@asana-stream/asana';
+import { changeTopic, TOPICS, type ResourceChangeMessage, type TopicNames } from '@asana-stream/contracts';
+import {
+  createTestDatabase,
+  createTestTopics,
+  OtlpReceiver,
+  stoppedCleanly,
+  testKafka,
+  totalEndOffset,
+  TopicRecorder,
+  waitFor,
+  type ReceivedMessage,
+  type TestDatabase,
+} from '@asana-stream/testing';
+import { runCli, SimulatedAsana, startPipeline, stopPipeline, type Pipeline } from './pipeline-harness';
+
+jest.setTimeout(600_000);
+
+interface SimTask {
+  gid: string;
+  name: string;
+  completed: boolean;
+  assignee: { gid: string } | null;
+  deleted: boolean;
+}
+
+/** What each change of a task must look like on `asana.changes.task`, in order. */
+interface ExpectedChange {
+  action: ResourceChangeMessage['action'];
+  fields: string[];
+}
+
+const TASKS = 12;
+
+describe('one Asana project, end to end through all four apps', () => {
+  let db: TestDatabase;
+  let names: TopicNames;
+  let receiver: OtlpReceiver;
+  let pipeline: Pipeline | undefined;
+  let asana: SimulatedAsana;
+  let changes: TopicRecorder;
+  let projectGid: string;
+  let subscriptionId: string;
+  const expected = new Map<string, ExpectedChange[]>();
+
+  const taskChanges = (): ReceivedMessage[] =>
+    changes.messages.filter((m) => m.topic === names.physical(changeTopic('task').name));
+
+  /** Applies one round of changes, then waits until every one of them is on the fanout topic. */
+  async function round(label: string, apply: () => Promise<ExpectedChange[][]>): Promise<void> {
+    const before = taskChanges().length;
+    const made = (await apply()).flat().length;
+    await waitFor(`${label}: ${made} changes on the fanout topic`, () => taskChanges().length >= before + made, {
+      timeoutMs: 60_000,
+    });
+  }
+
+  function expect_(gid: string, change: ExpectedChange): ExpectedChange[] {
+    const list = expected.get(gid) ?? [];
+    list.push(change);
+    expected.set(gid, list);
+    return [change];
+  }
+
+  beforeAll(async () => {
+    [db, names, receiver] = await Promise.all([createTestDatabase(), createTestTopics(), new OtlpReceiver().start()]);
+    pipeline = await startPipeline(db, names, receiver);
+    asana = new SimulatedAsana(`${pipeline.simulator.url}/api/1.0`);
+    changes = await new TopicRecorder([
+      names.physical(changeTopic('task').name),
+      names.physical(changeTopic('project').name),
+    ]).start();
+    const [workspace] = await asana.call<{ gid: string }[]>('GET', '/workspaces');
+    const projects = await asana.call<{ gid: string; name: string }[]>('GET', `/projects?workspace=${workspace.gid}`);
+    projectGid = projects[0].gid;
+    const subscription = JSON.parse(
+      await runCli(pipeline.cliEnv, 'webhooks', 'create', '--resource', projectGid, '--json'),
+    ) as { id: string; status: string; secret: string };
+    expect(subscription.status).toBe('active');
+    subscriptionId = subscription.id;
+  });
+
+  afterAll(async () => {
+    await stopPipeline(pipeline);
+    await changes?.stop();
+    await receiver?.stop();
+    await db?.drop();
+  });
+
+  it('carries at least 50 changes across at least 10 tasks, including deletes and undeletes', async () => {
+    const me = await asana.call<{ gid: string }>('GET', '/users/me');
+    const { data } = (await (await fetch(`${pipeline!.simulator.url}/_sim/state`)).json()) as {
+      data: { users: { gid: string }[] };
+    };
+    const assignee = data.users.find((u) => u.gid !== me.gid)!.gid;
+    const gids: string[] = [];
+
+    await round('create', () =>
+      Promise.all(
+        Array.from({ length: TASKS }, async (_, i) => {
+          const task = await asana.call<{ gid: string }>('POST', '/tasks', {
+            name: `Task ${i}`,
+            projects: [projectGid],
+          });
+          gids[i] = task.gid;
+          return expect_(task.gid, { action: 'created', fields: [] });
+        }),
+      ),
+    );
+    await round('rename', () =>
+      Promise.all(
+        gids.map(async (gid, i) => {
+          await asana.call('PUT', `/tasks/${gid}`, { name: `Task ${i} (renamed)` });
+          return expect_(gid, { action: 'updated', fields: ['name'] });
+        }),
+      ),
+    );
+    await round('complete', () =>
+      Promise.all(
+        gids.map(async (gid) => {
+          await asana.call('PUT', `/tasks/${gid}`, { completed: true });
+          return expect_(gid, { action: 'updated', fields: ['completed', 'completed_at'] });
+        }),
+      ),
+    );
+    await round('assign', () =>
+      Promise.all(
+        gids.map(async (gid) => {
+          await asana.call('PUT', `/tasks/${gid}`, { assignee });
+          return expect_(gid, { action: 'updated', fields: ['assignee'] });
+        }),
+      ),
+    );
+    await round('delete some, rename the rest', () =>
+      Promise.all(
+        gids.map(async (gid, i) => {
+          if (i < 3) {
+            await asana.call('DELETE', `/tasks/${gid}`);
+            return expect_(gid, { action: 'deleted', fields: [] });
+          }
+          await asana.call('PUT', `/tasks/${gid}`, { name: `Task ${i} (final)` });
+          return expect_(gid, { action: 'updated', fields: ['name'] });
+        }),
+      ),
+    );
+    await round('undelete two', () =>
+      Promise.all(
+        gids.slice(0, 2).map(async (gid) => {
+          const response = await fetch(`${pipeline!.simulator.url}/_sim/tasks/${gid}/undelete`, { method: 'POST' });
+          expect(response.ok).toBe(true);
+          return expect_(gid, { action: 'undeleted', fields: [] });
+        }),
+      ),
+    );
+
+    const total = [...expected.values()].flat().length;
+    expect(expected.size).toBeGreaterThanOrEqual(10);
+    expect(total).toBeGreaterThanOrEqual(50);
+  });
+
+  it('publishes every change of each task to the fanout topic once, in the order it happened', () => {
+    const byGid = new Map<string, ReceivedMessage[]>();
+    for (const message of taskChanges()) byGid.set(message.key!, [...(byGid.get(message.key!) ?? []), message]);
+    expect([...byGid.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [gid, wanted] of expected) {
+      const received = byGid.get(gid)!;
+      expect(new Set(received.map((m) => m.partition)).size).toBe(1);
+      const inOrder = received
+        .sort((a, b) => Number(a.offset) - Number(b.offset))
+        .map((m) => m.value as ResourceChangeMessage);
+      expect(inOrder.map((c) => c.action)).toEqual(wanted.map((w) => w.action));
+      inOrder.forEach((change, i) => {
+        expect(change.gid).toBe(gid);
+        expect(change.action).toBe(wanted[i].action);
+        if (wanted[i].action === 'updated') expect(Object.keys(change.changes).sort()).toEqual(wanted[i].fields);
+        if (i > 0) {
+          expect(change.version).toBeGreaterThan(inOrder[i - 1].version);
+          expect(BigInt(change.changeId)).toBeGreaterThan(BigInt(inOrder[i - 1].changeId));
+        }
+      });
+    }
+  });
+
+  it("leaves Postgres equal to the simulator's state, tombstones included", async () => {
+    const state = (await (await fetch(`${pipeline!.simulator.url}/_sim/state`)).json()) as {
+      data: { tasks: SimTask[] };
+    };
+    const simTasks = state.data.tasks.filter((t) => expected.has(t.gid));
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{
+        gid: string;
+        name: string;
+        completed: boolean;
+        assignee_gid: string | null;
+        deleted: boolean;
+      }>(
+        /* sql */ `SELECT gid, name, completed, assignee_gid, deleted_at IS NOT NULL AS deleted FROM tasks ORDER BY gid`,
+      );
+      expect(rows).toEqual(
+        simTasks
+          .map((t) => ({
+            gid: t.gid,
+            name: t.name,
+            completed: t.completed,
+            assignee_gid: t.assignee?.gid ?? null,
+            deleted: t.deleted,
+          }))
+          .sort((a, b) => a.gid.localeCompare(b.gid)),
+      );
+      expect(rows.filter((r) => r.deleted)).toHaveLength(1);
+      const outbox = await client.query<{ unpublished: string }>(
+        /* sql */ `SELECT count(*) AS unpublished FROM outbox WHERE published_at IS NULL`,
+      );
+      expect(outbox.rows[0].unpublished).toBe('0');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('rejects a delivery with a tampered signature with 401 and publishes nothing', async () => {
+    const topics = [TOPICS.events.name, TOPICS.deliveries.name].map((t) => names.physical(t));
+    const body = JSON.stringify({
+      events: [
+        {
+          user: null,
+          created_at: new Date().toISOString(),
+          action: 'changed',
+          resource: { gid: '1299999999999999', resource_type: 'task', resource_subtype: 'default_task' },
+          parent: null,
+          change: { field: 'name', action: 'changed' },
+        },
+      ],
+    });
+    const before = await totalEndOffset(testKafka(), topics);
+    const response = await fetch(`${pipeline!.ingest.url}/webhooks/asana/${subscriptionId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hook-signature': signAsanaBody('not-the-secret', body) },
+      body,
+    });
+    expect(response.status).toBe(401);
+    // ingest publishes before it answers: had it accepted the delivery, the offsets would have moved by now.
+    expect(await totalEndOffset(testKafka(), topics)).toBe(before);
+  });
+
+  it('traces one delivery as one trace from the POST into ingest to the fanout publish', async () => {
+    const services = ['asana-stream-ingest', 'asana-stream-enricher', 'asana-stream-projector', 'asana-stream-fanout'];
+    const complete = await waitFor(
+      'a trace with spans from all four apps',
+      () => {
+        const byTrace = new Map<string, Set<string>>();
+        for (const span of receiver.spans)
+          byTrace.set(span.traceId, (byTrace.get(span.traceId) ?? new Set()).add(span.service));
+        const full = [...byTrace.entries()].filter(([, seen]) => services.every((s) => seen.has(s))).map(([id]) => id);
+        return full.length > 0 ? full : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    const spans = receiver.spans.filter((s) => s.traceId === complete[0]);
+    const server = spans.find((s) => s.service === 'asana-stream-ingest' && s.kind === 2);
+    expect(server?.name).toMatch(/POST/);
+    // The trace's root is Asana's POST arriving at ingest (Asana sends no trace context): every
+    // other span descends from it.
+    expect(server?.parentSpanId).toBe('');
+    const ids = new Set(spans.map((s) => s.spanId));
+    expect(spans.filter((s) => !ids.has(s.parentSpanId))).toEqual([server]);
+    // The enricher's call to Asana's API is part of it (SpanKind.CLIENT = 3).
+    const asanaCall = spans.find((s) => s.service === 'asana-stream-enricher' && s.kind === 3);
+    expect(String(asanaCall?.attributes['url.full'])).toMatch(/\/api\/1\.0\/(tasks|projects)\/\d+/);
+    const fanoutSend = spans.find((s) => s.service === 'asana-stream-fanout' && s.name.startsWith('send '));
+    expect(fanoutSend?.name).toBe(`send ${names.physical(changeTopic('task').name)}`);
+  });
+
+  it('shuts every app down cleanly on SIGTERM', async () => {
+    const exits = await stopPipeline(pipeline);
+    pipeline = undefined;
+    expect(exits.map(stoppedCleanly)).toEqual([true, true, true, true, true]);
+  });
+});
