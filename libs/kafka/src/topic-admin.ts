@@ -1,5 +1,7 @@
 import type { TopicNames, TopicSpec } from '@asana-stream/contracts';
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+
+const TOPIC_READY_TIMEOUT_MS = 30_000;
 
 export interface EnsureTopicsResult {
   created: string[];
@@ -25,6 +27,10 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], names: Topi
           configEntries: Object.entries(spec.configs).map(([name, value]) => ({ name, value })),
         })),
       });
+      await waitUntilTopicsServe(
+        admin,
+        missing.map((spec) => names.physical(spec.name)),
+      );
     }
     const existingSpecs = specs.filter((spec) => present.has(names.physical(spec.name)));
     if (existingSpecs.length > 0) {
@@ -45,6 +51,31 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], names: Topi
     };
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * Waits until every partition of the topics answers a ListOffsets request. `waitForLeaders` only
+ * waits for the metadata to name a leader; the leader can still answer NOT_LEADER_OR_FOLLOWER
+ * for a moment after that, and a client's first request would fail.
+ */
+async function waitUntilTopicsServe(admin: Admin, topics: string[], timeoutMs = TOPIC_READY_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const topic of topics) {
+    for (;;) {
+      try {
+        await admin.fetchTopicOffsets(topic);
+        break;
+      } catch (error) {
+        const retriable = (error as { retriable?: boolean }).retriable === true;
+        if (!retriable || Date.now() > deadline) {
+          throw new Error(`topic ${topic} was created but its partitions do not serve yet: ${String(error)}`, {
+            cause: error,
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 }
 
