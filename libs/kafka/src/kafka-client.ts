@@ -30,7 +30,7 @@ let negativeTimeoutWarningHidden = false;
  * reports as a TimeoutNegativeWarning (kafkajs#1751; Node clamps it to 1 ms, so it is harmless).
  * Only that warning is dropped; every other warning still reaches Node's own handlers.
  */
-function hideKafkajsNegativeTimeoutWarning(): void {
+export function hideKafkajsNegativeTimeoutWarning(): void {
   if (negativeTimeoutWarningHidden) return;
   negativeTimeoutWarningHidden = true;
   const handlers = process.listeners('warning');

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import { allTopics, TopicNames } from '@asana-stream/contracts';
-import { ensureTopics } from '@asana-stream/kafka';
+import { ensureTopics, hideKafkajsNegativeTimeoutWarning } from '@asana-stream/kafka';
 
 export const TEST_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 
 export function testKafka(clientId = 'asana-stream-test'): Kafka {
+  hideKafkajsNegativeTimeoutWarning();
   return new Kafka({ clientId, brokers: TEST_BROKERS.split(','), logLevel: logLevel.NOTHING });
 }
 
