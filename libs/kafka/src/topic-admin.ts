@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TopicNames, TopicSpec } from '@asana-stream/contracts';
 import type { Admin, Kafka } from 'kafkajs';
 
@@ -73,7 +74,7 @@ async function waitUntilTopicsServe(admin: Admin, topics: string[], timeoutMs = 
             cause: error,
           });
         }
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
       }
     }
   }
@@ -98,7 +99,7 @@ export async function deleteTopics(
     while ((await admin.listTopics()).some((topic) => wanted.has(topic))) {
       if (Date.now() > deadline)
         throw new Error(`topics still listed ${timeoutMs} ms after deletion: ${present.join(', ')}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
     return present;
   } finally {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 /**
  * Polls `probe` until it returns something other than undefined/false, or fails after
  * `timeoutMs` with `description` and the last error. Tests wait on conditions, not sleeps.
@@ -20,6 +21,6 @@ export async function waitFor<T>(
       const suffix = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}${suffix}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(intervalMs);
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { Admin } from 'kafkajs';
 import type { DataSource } from 'typeorm';
@@ -108,7 +109,7 @@ export function registerStatusCommand(program: Command, context: () => CliContex
           print(
             options.json ? JSON.stringify(status) : `${new Date().toISOString().slice(11, 19)} ${formatStatus(status)}`,
           );
-          if (interval > 0) await new Promise((resolve) => setTimeout(resolve, interval * 1000));
+          if (interval > 0) await sleep(interval * 1000);
         } while (interval > 0 && !stopped);
       } finally {
         await Promise.all([admin.disconnect(), dataSource.destroy()]);
