@@ -1,6 +1,12 @@
 import { Client } from 'pg';
 import { signAsanaBody } from '@asana-stream/asana';
-import { changeTopic, TOPICS, type ResourceChangeMessage, type TopicNames } from '@asana-stream/contracts';
+import {
+  changeTopic,
+  TOPICS,
+  type RawDeliveryRecord,
+  type ResourceChangeMessage,
+  type TopicNames,
+} from '@asana-stream/contracts';
 import {
   createTestDatabase,
   createTestTopics,
@@ -13,6 +19,7 @@ import {
   type ReceivedMessage,
   type TestDatabase,
 } from '@asana-stream/testing';
+import type { PipelineStatus } from '../../apps/cli/src/commands/status.command';
 import { runCli, SimulatedAsana, startPipeline, stopPipeline, type Pipeline } from './pipeline-harness';
 
 jest.setTimeout(600_000);
@@ -62,6 +69,31 @@ describe('one Asana project, end to end through all four apps', () => {
     expected.set(gid, list);
     return [change];
   }
+
+  /** One query against the pipeline's database. */
+  async function query<R extends object>(sql: string): Promise<R[]> {
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      return (await client.query<R>(sql)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** The tasks table as the projector left it, by gid. */
+  const projectedTasks = () =>
+    query<{
+      gid: string;
+      name: string;
+      completed: boolean;
+      assignee_gid: string | null;
+      deleted: boolean;
+      version: string;
+      state: unknown;
+    }>(
+      /* sql */ `SELECT gid, name, completed, assignee_gid, deleted_at IS NOT NULL AS deleted, version, state FROM tasks ORDER BY gid`,
+    );
 
   beforeAll(async () => {
     [db, names, receiver] = await Promise.all([createTestDatabase(), createTestTopics(), new OtlpReceiver().start()]);
@@ -187,37 +219,87 @@ describe('one Asana project, end to end through all four apps', () => {
       data: { tasks: SimTask[] };
     };
     const simTasks = state.data.tasks.filter((t) => expected.has(t.gid));
-    const client = new Client({ connectionString: db.url });
-    await client.connect();
+    const rows = await projectedTasks();
+    expect(
+      rows.map(({ gid, name, completed, assignee_gid, deleted }) => ({ gid, name, completed, assignee_gid, deleted })),
+    ).toEqual(
+      simTasks
+        .map((t) => ({
+          gid: t.gid,
+          name: t.name,
+          completed: t.completed,
+          assignee_gid: t.assignee?.gid ?? null,
+          deleted: t.deleted,
+        }))
+        .sort((a, b) => a.gid.localeCompare(b.gid)),
+    );
+    expect(rows.filter((r) => r.deleted)).toHaveLength(1);
+    const [{ unpublished }] = await query<{ unpublished: string }>(
+      /* sql */ `SELECT count(*) AS unpublished FROM outbox WHERE published_at IS NULL`,
+    );
+    expect(unpublished).toBe('0');
+  });
+
+  it('takes every delivery again when Asana redelivers it, and changes nothing downstream', async () => {
+    const status = async (): Promise<PipelineStatus> =>
+      JSON.parse(await runCli(pipeline!.cliEnv, 'status', '--json')) as PipelineStatus;
+    const before = await status();
+    const rowsBefore = await projectedTasks();
+    const deliveries = await new TopicRecorder([names.physical(TOPICS.deliveries.name)]).start();
+    let records: RawDeliveryRecord[];
     try {
-      const { rows } = await client.query<{
-        gid: string;
-        name: string;
-        completed: boolean;
-        assignee_gid: string | null;
-        deleted: boolean;
-      }>(
-        /* sql */ `SELECT gid, name, completed, assignee_gid, deleted_at IS NOT NULL AS deleted FROM tasks ORDER BY gid`,
+      await waitFor(
+        `the ${before.deliveries} recorded deliveries`,
+        () => deliveries.messages.length >= before.deliveries,
       );
-      expect(rows).toEqual(
-        simTasks
-          .map((t) => ({
-            gid: t.gid,
-            name: t.name,
-            completed: t.completed,
-            assignee_gid: t.assignee?.gid ?? null,
-            deleted: t.deleted,
-          }))
-          .sort((a, b) => a.gid.localeCompare(b.gid)),
-      );
-      expect(rows.filter((r) => r.deleted)).toHaveLength(1);
-      const outbox = await client.query<{ unpublished: string }>(
-        /* sql */ `SELECT count(*) AS unpublished FROM outbox WHERE published_at IS NULL`,
-      );
-      expect(outbox.rows[0].unpublished).toBe('0');
+      records = deliveries.messages.map((m) => m.value as RawDeliveryRecord);
     } finally {
-      await client.end();
+      await deliveries.stop();
     }
+    const replayed = records.filter((r) => r.eventCount > 0);
+
+    // Byte for byte what Asana sent, with its signature: what Asana's retry of a delivery looks like.
+    for (const record of replayed) {
+      const response = await fetch(`${pipeline!.ingest.url}/webhooks/asana/${record.subscriptionId}`, {
+        method: 'POST',
+        headers: {
+          'content-type': record.headers['content-type'] ?? 'application/json',
+          'x-hook-signature': record.headers['x-hook-signature'],
+        },
+        body: Buffer.from(record.bodyBase64, 'base64'),
+      });
+      expect(response.status).toBe(200);
+    }
+    const replayedEvents = replayed.reduce((sum, r) => sum + r.eventCount, 0);
+    // Every event of the test so far (deletes and undeletes included) arrives a second time.
+    expect(replayedEvents).toBe(before.events);
+    expect(replayedEvents).toBeGreaterThanOrEqual(50);
+
+    // Every stage sees the events again: ingest publishes them, the enricher fetches and
+    // publishes their state again, and the projector consumes all of it.
+    const after = await waitFor(
+      `${replayedEvents} replayed events through the enricher and the projector`,
+      async () => {
+        const now = await status();
+        const drained = now.enricherLag === 0 && now.projectorLag === 0 && now.outbox.unpublished === 0;
+        return drained && now.states >= before.states + replayedEvents ? now : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(after.events).toBe(before.events + replayedEvents);
+    // ...and nothing changes: no outbox row, no change on any fanout topic, the same rows.
+    expect(after.outbox.total).toBe(before.outbox.total);
+    expect(after.changes).toBe(before.changes);
+    // The rows read the same. A live row keeps its version (Asana's modified_at did not move); a
+    // deleted one may only move its version forward: the enricher's new 404 is newer evidence
+    // of the delete, versioned by its fetch time.
+    const rowsAfter = await projectedTasks();
+    const withoutVersion = (rows: typeof rowsBefore) => rows.map(({ version: _, ...rest }) => rest);
+    expect(withoutVersion(rowsAfter)).toEqual(withoutVersion(rowsBefore));
+    rowsAfter.forEach((row, i) => {
+      if (row.deleted) expect(BigInt(row.version)).toBeGreaterThanOrEqual(BigInt(rowsBefore[i].version));
+      else expect(row.version).toBe(rowsBefore[i].version);
+    });
   });
 
   it('rejects a delivery with a tampered signature with 401 and publishes nothing', async () => {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Polls `probe` until it returns something other than undefined/false, or fails after
  * `timeoutMs` with `description` and the last error. Tests wait on conditions, not sleeps.
