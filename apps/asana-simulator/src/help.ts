@@ -11,6 +11,7 @@ Asana API (Authorization: Bearer $SIM_TOKEN), base /api/1.0:
   GET    /webhooks?workspace=W[&resource=R]   POST /webhooks (handshake inside the call)
   GET    /webhooks/{gid}   PUT /webhooks/{gid} (filters)   DELETE /webhooks/{gid}
   Every GET takes opt_fields=a,b.c
+  Over the rate limits: 429 (Retry-After: seconds; none for too many requests in flight)
 
 Simulator control (no auth):
   POST   /_sim/tasks/{gid}/undelete     restore a trashed task (records "undeleted")
@@ -19,6 +20,7 @@ Simulator control (no auth):
   GET    /_sim/deliveries[?webhook=G]   delivery counts and the latest attempts
   POST   /_sim/traffic                  {"changes": N, "ratePerSecond": R}: random task changes
   GET    /_sim/traffic  /_sim/traffic/{id}   progress of traffic runs
+  GET    /_sim/rate-limits              the API's rate limits, admitted and refused requests
   GET    /health, /health/live, /health/ready
 `;
 
@@ -27,7 +29,7 @@ export function helpText(): string {
   const lines = Object.values(SIMULATOR_CONFIG_PARTS).flatMap((Part) =>
     Object.entries(new Part()).map(([name, value]) => {
       const description = SIMULATOR_ENV_HELP[name as keyof typeof SIMULATOR_ENV_HELP];
-      return `  ${name.padEnd(28)} ${String(value).padEnd(10)} ${description}`;
+      return `  ${name.padEnd(30)} ${String(value).padEnd(10)} ${description}`;
     }),
   );
   return [
@@ -35,7 +37,7 @@ export function helpText(): string {
     '',
     'Usage: node dist/apps/asana-simulator/src/main.js [--help]',
     '',
-    `Environment (${'name'.padEnd(22)} ${'default'.padEnd(10)} meaning):`,
+    `Environment (${'name'.padEnd(24)} ${'default'.padEnd(10)} meaning):`,
     ...lines,
     ENDPOINTS,
   ].join('\n');

@@ -72,6 +72,34 @@ export class SimulatorEnv {
   @Max(10_000)
   SIM_SEED_TASKS_PER_PROJECT = 5;
 
+  /**
+   * Requests the token may make per rate-limit window before it gets 429s (Asana: 150 a minute
+   * on free domains, 1,500 on paid); 0 turns the limit off.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  SIM_RATE_LIMIT_REQUESTS = 1500;
+
+  /** Length of a rate-limit window (Asana: a minute); shorter windows are for tests. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  SIM_RATE_LIMIT_WINDOW_SECONDS = 60;
+
+  /** GETs the token may have in flight at once (Asana: 50). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  SIM_MAX_CONCURRENT_READS = 50;
+
+  /** Other requests the token may have in flight at once (Asana: 15). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  SIM_MAX_CONCURRENT_WRITES = 15;
+
   /** Seed of the random traffic generator, so a demo run can be repeated. */
   @Type(() => Number)
   @IsInt()
@@ -102,5 +130,9 @@ export const SIMULATOR_ENV_HELP: Record<keyof LogEnv | keyof SimulatorHttpEnv | 
   SIM_RETRY_WINDOW_MS: 'a webhook failing this long is deleted (Asana: 24 h)',
   SIM_SEED_USERS: 'users in the seeded workspace',
   SIM_SEED_TASKS_PER_PROJECT: 'tasks in each of the 2 seeded projects',
+  SIM_RATE_LIMIT_REQUESTS: 'requests per window before 429s (Asana: 150 free, 1500 paid; 0: off)',
+  SIM_RATE_LIMIT_WINDOW_SECONDS: 'rate-limit window (Asana: 60)',
+  SIM_MAX_CONCURRENT_READS: 'GETs in flight before 429s (Asana: 50)',
+  SIM_MAX_CONCURRENT_WRITES: 'writes in flight before 429s (Asana: 15)',
   SIM_RANDOM_SEED: 'seed of the /_sim/traffic generator',
 };

@@ -3,12 +3,9 @@
  * HTTP status and body Asana would answer with, so services never throw HTTP exceptions.
  */
 export type SimulatorErrorCode =
-  'NOT_AUTHORIZED' | 'INVALID_REQUEST' | 'FORBIDDEN' | 'NOT_FOUND' | 'NO_ROUTE' | 'HANDSHAKE_FAILED';
+  'NOT_AUTHORIZED' | 'INVALID_REQUEST' | 'FORBIDDEN' | 'NOT_FOUND' | 'NO_ROUTE' | 'HANDSHAKE_FAILED' | 'RATE_LIMITED';
 
 export class SimulatorError extends Error {
-  /** Nothing the simulator rejects gets better by asking again unchanged. */
-  readonly retriable = false;
-
   constructor(
     readonly code: SimulatorErrorCode,
     message: string,

@@ -1,6 +1,8 @@
 import { APP_CONFIG } from '@asana-stream/config';
 import { Module, RequestMethod, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { ApiRateLimits } from './api/api-rate-limits';
 import { AsanaAuthMiddleware } from './api/asana-auth.middleware';
+import { AsanaRateLimitMiddleware } from './api/asana-rate-limit.middleware';
 import { ProjectsController } from './api/projects.controller';
 import { TasksController } from './api/tasks.controller';
 import { UsersController } from './api/users.controller';
@@ -44,6 +46,16 @@ export class SimulatorModule implements NestModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: CLOCK, useValue: systemClock },
+        {
+          provide: ApiRateLimits,
+          useFactory: () =>
+            new ApiRateLimits({
+              requestsPerWindow: sim.SIM_RATE_LIMIT_REQUESTS,
+              windowSeconds: sim.SIM_RATE_LIMIT_WINDOW_SECONDS,
+              maxConcurrentReads: sim.SIM_MAX_CONCURRENT_READS,
+              maxConcurrentWrites: sim.SIM_MAX_CONCURRENT_WRITES,
+            }),
+        },
         { provide: GidSequence, useFactory: () => new GidSequence() },
         {
           provide: WorkspaceService,
@@ -117,6 +129,8 @@ export class SimulatorModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(AsanaAuthMiddleware).forRoutes({ path: 'api/1.0/*path', method: RequestMethod.ALL });
+    consumer
+      .apply(AsanaAuthMiddleware, AsanaRateLimitMiddleware)
+      .forRoutes({ path: 'api/1.0/*path', method: RequestMethod.ALL });
   }
 }

@@ -7,6 +7,11 @@ import type { SimulatorConfig } from '../simulator.config';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+/** The bearer token of a request, if it carries one. */
+export function bearerToken(request: Request): string | undefined {
+  return BEARER.exec(request.headers.authorization ?? '')?.[1];
+}
+
 /**
  * Every `/api/1.0` request must carry `Authorization: Bearer <SIM_TOKEN>`, as Asana's API wants
  * a personal access token; anything else is Asana's 401 "Not Authorized". A middleware rather
@@ -21,7 +26,7 @@ export class AsanaAuthMiddleware implements NestMiddleware {
   }
 
   use(request: Request, _response: Response, next: NextFunction): void {
-    const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+    const token = bearerToken(request);
     if (token === undefined || !timingSafeEqual(digest(token), this.expected)) {
       throw new SimulatorError('NOT_AUTHORIZED', 'Not Authorized');
     }

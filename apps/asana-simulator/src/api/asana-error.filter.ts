@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } fro
 import type { Response } from 'express';
 import { randomInt } from 'node:crypto';
 import { SimulatorError, type SimulatorErrorCode } from '../simulator.errors';
+import { RateLimitedError } from './api-rate-limits';
 
 /** The `help` Asana attaches to every error. */
 export const ASANA_ERROR_HELP =
@@ -14,6 +15,7 @@ const STATUS: Record<SimulatorErrorCode, number> = {
   NOT_FOUND: 404,
   NO_ROUTE: 404,
   HANDSHAKE_FAILED: 400,
+  RATE_LIMITED: 429,
 };
 
 /** Asana's error body: `{"errors":[{"message","help"}]}`, with a `phrase` on 500s for support to look up. */
@@ -38,6 +40,9 @@ export class AsanaErrorFilter implements ExceptionFilter {
     if (status >= 500) {
       body.errors[0].phrase = errorPhrase();
       this.logger.error({ message: 'request failed', phrase: body.errors[0].phrase, error: String(exception) });
+    }
+    if (exception instanceof RateLimitedError && exception.retryAfterSeconds !== null) {
+      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
     }
     response.status(status).json(body);
   }

@@ -27,6 +27,20 @@ const SPEC_GAPS: SpecGap[] = [
       delete specNode(spec, ...schema).format;
     },
   },
+  {
+    what: 'Rate-limited requests answer 429',
+    why:
+      'Every Asana endpoint answers 429 past a rate limit (its rate-limit docs, contract §6), but the spec ' +
+      'lists 429 on no operation: it defines a TooManyRequests response and files it under 424, on two.',
+    patch: (spec) => {
+      for (const item of Object.values(specNode(spec, 'paths'))) {
+        for (const operation of Object.values(item as Node)) {
+          const responses = (operation as Node | undefined)?.responses as Node | undefined;
+          if (responses) responses['429'] = { $ref: '#/components/responses/TooManyRequests' };
+        }
+      }
+    },
+  },
 ];
 
 describe("OpenAPI conformance: simulator responses against Asana's asana_oas.yaml", () => {
@@ -162,6 +176,16 @@ describe("OpenAPI conformance: simulator responses against Asana's asana_oas.yam
     expectConforms('post', '/tasks', await sim.post('/api/1.0/tasks', { data: { name: 'nowhere' } }), 400);
   });
 
+  it('answers 429 past the rate limit with an ErrorResponse body', async () => {
+    const limited = await startSimulator({ SIM_RATE_LIMIT_REQUESTS: '1', SIM_RATE_LIMIT_WINDOW_SECONDS: '60' });
+    try {
+      expectConforms('get', '/tasks/{task_gid}', await limited.get(`/api/1.0/tasks/${taskGid}`), 200);
+      expectConforms('get', '/tasks/{task_gid}', await limited.get(`/api/1.0/tasks/${taskGid}`), 429);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('rejects bodies that break the spec, so the checks above can fail', async () => {
     const task = (await sim.get(`/api/1.0/tasks/${taskGid}`)).body;
     expect(spec.problems('get', '/tasks/{task_gid}', 200, { data: { ...task.data, completed: 'yes' } })).not.toEqual(
@@ -182,6 +206,24 @@ describe("OpenAPI conformance: simulator responses against Asana's asana_oas.yam
     expect(() => spec.problems('post', '/tasks', 200, {})).toThrow(/no paths/);
   });
 
+  /** A real response of the simulator that needs the gap patched to conform. */
+  async function gapExample(gap: SpecGap): Promise<readonly [string, string, number, unknown]> {
+    if (gap.what.startsWith('Webhook')) return ['post', '/webhooks', 201, webhookBody];
+    if (gap.what.startsWith('Rate-limited')) {
+      const limited = await startSimulator({ SIM_RATE_LIMIT_REQUESTS: '1', SIM_RATE_LIMIT_WINDOW_SECONDS: '60' });
+      try {
+        await limited.get(`/api/1.0/tasks/${taskGid}`);
+        const refused = await limited.get(`/api/1.0/tasks/${taskGid}`);
+        expect(refused.status).toBe(429);
+        return ['get', '/tasks/{task_gid}', 429, refused.body];
+      } finally {
+        await limited.close();
+      }
+    }
+    const gid = sim.workspace.workspace.gid;
+    return ['get', '/workspaces/{workspace_gid}', 200, (await sim.get(`/api/1.0/workspaces/${gid}`)).body];
+  }
+
   it.each(SPEC_GAPS.map((gap) => [gap.what, gap] as const))(
     'needs its spec gap "%s": the unpatched spec rejects the simulator\'s body',
     async (_what, gap) => {
@@ -189,12 +231,17 @@ describe("OpenAPI conformance: simulator responses against Asana's asana_oas.yam
         raw,
         SPEC_GAPS.filter((other) => other !== gap),
       );
-      const gid = sim.workspace.workspace.gid;
-      const [method, template, status, body] = gap.what.startsWith('Webhook')
-        ? (['post', '/webhooks', 201, webhookBody] as const)
-        : (['get', '/workspaces/{workspace_gid}', 200, (await sim.get(`/api/1.0/workspaces/${gid}`)).body] as const);
+      const [method, template, status, body] = await gapExample(gap);
       expect(spec.problems(method, template, status, body)).toEqual([]);
-      expect(unpatched.problems(method, template, status, body)).not.toEqual([]);
+      // A response the spec does not define at all is a rejection too.
+      const rejection = (() => {
+        try {
+          return unpatched.problems(method, template, status, body);
+        } catch (error) {
+          return [String(error)];
+        }
+      })();
+      expect(rejection).not.toEqual([]);
     },
   );
 });

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiRateLimits } from '../api/api-rate-limits';
 import { DeliveryLog } from '../webhooks/delivery-log';
 import { WebhookPresenter } from '../webhooks/webhook.presenter';
 import { WebhookStore } from '../webhooks/webhook.store';
@@ -20,6 +21,7 @@ export class ControlController {
     private readonly webhookPresenter: WebhookPresenter,
     private readonly deliveries: DeliveryLog,
     private readonly traffic: TrafficService,
+    private readonly rateLimits: ApiRateLimits,
   ) {}
 
   /** Restores a trashed task, as Asana's trash does, recording an `undeleted` event. */
@@ -55,6 +57,12 @@ export class ControlController {
   @Get('deliveries')
   deliveryLog(@Query('webhook') webhook?: string) {
     return { data: { counts: this.deliveries.counts(), log: this.deliveries.entries(webhook) } };
+  }
+
+  /** The API's rate limits and how many requests they admitted and refused. */
+  @Get('rate-limits')
+  rateLimitStats() {
+    return { data: this.rateLimits.stats() };
   }
 
   /** Starts `changes` random task changes at `ratePerSecond`; answers at once with the run to poll. */
