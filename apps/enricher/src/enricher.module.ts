@@ -13,6 +13,7 @@ import { HealthModule } from '@asana-stream/runtime';
 import { TelemetryModule } from '@asana-stream/telemetry';
 import { EnrichEventService, RESOURCE_FETCHER } from './enrich/enrich-event.service';
 import { EventsConsumer } from './enrich/events.consumer';
+import { PacedResourceFetcher } from './enrich/paced-resource-fetcher';
 
 const READINESS = [KafkaPublisherReadinessCheck, KafkaConsumerReadinessCheck];
 
@@ -37,7 +38,10 @@ export class EnricherModule {
         },
         {
           provide: RESOURCE_FETCHER,
-          useValue: new AsanaClient({ baseUrl: config.asana.ASANA_BASE_URL, token: config.asana.ASANA_TOKEN }),
+          useValue: new PacedResourceFetcher(
+            new AsanaClient({ baseUrl: config.asana.ASANA_BASE_URL, token: config.asana.ASANA_TOKEN }),
+            config.pacing.ASANA_REQUESTS_PER_MINUTE,
+          ),
         },
         EnrichEventService,
         KafkaPublisherReadinessCheck,

@@ -1,5 +1,6 @@
 export * from './asana-api.errors';
 export * from './asana-client';
+export * from './asana-request-pacer';
 export * from './event-id';
 export * from './signature';
 export * from './types';

@@ -1,5 +1,6 @@
 import {
   AsanaApiEnv,
+  AsanaPacingEnv,
   ConsumerEnv,
   DatabaseEnv,
   FanoutEnv,
@@ -14,7 +15,14 @@ import { loadConfig, type ConfigOf } from './load-config';
 /** Which pieces of configuration each app reads. Everything an app reads is listed here. */
 export const APP_CONFIG_PARTS = {
   ingest: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, http: HttpEnv, ingest: IngestEnv },
-  enricher: { log: LogEnv, kafka: KafkaEnv, http: HttpEnv, asana: AsanaApiEnv, consumer: ConsumerEnv },
+  enricher: {
+    log: LogEnv,
+    kafka: KafkaEnv,
+    http: HttpEnv,
+    asana: AsanaApiEnv,
+    pacing: AsanaPacingEnv,
+    consumer: ConsumerEnv,
+  },
   projector: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, http: HttpEnv, consumer: ConsumerEnv },
   fanout: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, http: HttpEnv, fanout: FanoutEnv },
   cli: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, asana: AsanaApiEnv, webhooks: WebhookAdminEnv },

@@ -62,6 +62,19 @@ export class AsanaApiEnv {
   ASANA_TOKEN!: string;
 }
 
+export class AsanaPacingEnv {
+  /**
+   * Requests a minute this process may make to Asana's API. Asana's budget is per token (150 a
+   * minute on free domains, 1,500 on paid) and shared by every replica using it: give each
+   * replica its share. A 429 pauses requests for Asana's Retry-After whatever this says.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(6, { message: 'must be at least 6 (requests are counted in 10-second windows)' })
+  @Max(100_000)
+  ASANA_REQUESTS_PER_MINUTE = 1500;
+}
+
 export class IngestEnv {
   /**
    * Asana gives a receiver 10 s; a request still open after this is answered 503 so Asana

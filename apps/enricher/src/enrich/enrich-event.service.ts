@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AsanaApiError, AsanaClient, type AsanaResource } from '@asana-stream/asana';
+import { AsanaApiError, AsanaClient, type AsanaResource, type WhileWaiting } from '@asana-stream/asana';
 import { TOPICS, TopicNames, type AsanaEventEnvelope, type ResourceStateMessage } from '@asana-stream/contracts';
 import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
 import { OPT_FIELDS } from './opt-fields';
@@ -7,9 +7,17 @@ import { decideState } from './resource-state';
 
 export type EnrichOutcome = 'state' | 'tombstone' | 'unsupported-type';
 
-/** The Asana API as the enricher uses it (an interface, so specs can pass a strict fake). */
+/**
+ * The Asana API as the enricher uses it (an interface, so specs can pass a strict fake).
+ * `whileWaiting` is called every few seconds while a fetch waits for the rate limits.
+ */
 export interface ResourceFetcher {
-  getResource(type: string, gid: string, optFields?: readonly string[]): Promise<AsanaResource>;
+  getResource(
+    type: string,
+    gid: string,
+    optFields?: readonly string[],
+    whileWaiting?: WhileWaiting,
+  ): Promise<AsanaResource>;
 }
 export const RESOURCE_FETCHER = Symbol('RESOURCE_FETCHER');
 
@@ -17,7 +25,8 @@ export const RESOURCE_FETCHER = Symbol('RESOURCE_FETCHER');
  * Turns one compact Asana event into the resource's current state: events carry no state, so
  * it is fetched from the API. A resource Asana no longer shows (404/403), or a `deleted` event
  * newer than the state the API returns, becomes a tombstone (see decideState).
- * Other API failures throw, leaving the event uncommitted so it is retried.
+ * A 429 only slows the fetch down (see PacedResourceFetcher); other API failures throw, leaving
+ * the event uncommitted so it is retried.
  */
 @Injectable()
 export class EnrichEventService {
@@ -29,24 +38,28 @@ export class EnrichEventService {
     private readonly names: TopicNames,
   ) {}
 
-  async enrich(envelope: AsanaEventEnvelope): Promise<EnrichOutcome> {
+  /** `whileWaiting`: the consumer's heartbeat, kept up while the fetch waits for Asana's rate limits. */
+  async enrich(envelope: AsanaEventEnvelope, whileWaiting?: WhileWaiting): Promise<EnrichOutcome> {
     const { gid, resource_type: type } = envelope.event.resource;
     if (!AsanaClient.canFetch(type)) {
       this.log.warn({ msg: 'no API endpoint for this resource type; event not enriched', gid, type });
       return 'unsupported-type';
     }
-    const message = await this.fetchState(envelope);
+    const message = await this.fetchState(envelope, whileWaiting);
     await this.publisher.publish([
       { topic: this.names.physical(TOPICS.state.name), messages: [jsonMessage(gid, message)] },
     ]);
     return message.deleted ? 'tombstone' : 'state';
   }
 
-  private async fetchState({ event, eventId }: AsanaEventEnvelope): Promise<ResourceStateMessage> {
+  private async fetchState(
+    { event, eventId }: AsanaEventEnvelope,
+    whileWaiting: WhileWaiting | undefined,
+  ): Promise<ResourceStateMessage> {
     const { gid, resource_type: type } = event.resource;
     let fetched: AsanaResource | null;
     try {
-      fetched = await this.asana.getResource(type, gid, OPT_FIELDS[type]);
+      fetched = await this.asana.getResource(type, gid, OPT_FIELDS[type], whileWaiting);
     } catch (error) {
       if (!(error instanceof AsanaApiError) || error.code !== 'NOT_VISIBLE') throw error;
       fetched = null;

@@ -10,7 +10,7 @@ export class EventsConsumer {
   constructor(private readonly enrichEvent: EnrichEventService) {}
 
   @EventPattern(TOPICS.events.name)
-  async handle(@Payload() envelope: AsanaEventEnvelope, @Ctx() _context: ConsumedMessageContext): Promise<void> {
-    await this.enrichEvent.enrich(envelope);
+  async handle(@Payload() envelope: AsanaEventEnvelope, @Ctx() context: ConsumedMessageContext): Promise<void> {
+    await this.enrichEvent.enrich(envelope, context.info.heartbeat);
   }
 }

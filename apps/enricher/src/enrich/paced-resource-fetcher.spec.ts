@@ -1,0 +1,44 @@
+import request from 'supertest';
+import { AsanaClient } from '@asana-stream/asana';
+import { startSimulator, TEST_TOKEN, type RunningSimulator } from '../../../asana-simulator/test/simulator-harness';
+import { PacedResourceFetcher } from './paced-resource-fetcher';
+
+describe('PacedResourceFetcher against the simulated API under rate limits', () => {
+  let sim: RunningSimulator;
+
+  beforeAll(async () => {
+    // 3 requests per 2-second window, far below what the fetcher's own budget would allow.
+    sim = await startSimulator({
+      SIM_RATE_LIMIT_REQUESTS: '3',
+      SIM_RATE_LIMIT_WINDOW_SECONDS: '2',
+      SIM_SEED_TASKS_PER_PROJECT: '8',
+    });
+  });
+
+  afterAll(async () => {
+    await sim.close();
+  });
+
+  it('fetches every resource despite 429s, asking again only once Retry-After has passed', async () => {
+    const client = new AsanaClient({ baseUrl: `${sim.baseUrl}/api/1.0`, token: TEST_TOKEN });
+    const fetcher = new PacedResourceFetcher(client, 6_000);
+    const gids = sim.workspace.projectTaskHistory(sim.workspace.seededProjects()[0].gid).map((task) => task.gid);
+    expect(gids).toHaveLength(8);
+    let heartbeats = 0;
+
+    const fetched = [];
+    for (const gid of gids) {
+      fetched.push(await fetcher.getResource('task', gid, ['name'], () => Promise.resolve(void (heartbeats += 1))));
+    }
+
+    expect(fetched.map((task) => task.gid)).toEqual(gids);
+    const { body } = await request(sim.baseUrl).get('/_sim/rate-limits');
+    expect(body.data.admitted).toBe(8);
+    // 8 requests at 3 a window need 3 windows; each 429 makes the fetcher wait for the next
+    // window, so at most one request is refused per window (asking again at once would be refused
+    // until the window ended).
+    expect(body.data.rateLimited).toBeGreaterThanOrEqual(1);
+    expect(body.data.rateLimited).toBeLessThanOrEqual(2);
+    expect(heartbeats).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,0 +1,38 @@
+import { Logger } from '@nestjs/common';
+import { AsanaRequestPacer, type AsanaClient, type AsanaResource, type WhileWaiting } from '@asana-stream/asana';
+import type { ResourceFetcher } from './enrich-event.service';
+
+/**
+ * The enricher's view of Asana's API: every fetch waits for the request pacer (the replica's
+ * budget, and the pause after a 429) and is asked again after a 429, so rate limiting slows the
+ * enricher down instead of failing events.
+ */
+export class PacedResourceFetcher implements ResourceFetcher {
+  private readonly log = new Logger(PacedResourceFetcher.name);
+  private readonly pacer: AsanaRequestPacer;
+
+  constructor(
+    private readonly client: Pick<AsanaClient, 'getResource'>,
+    requestsPerMinute: number,
+  ) {
+    this.pacer = new AsanaRequestPacer({
+      requestsPerMinute,
+      onRateLimited: (error, pauseMs) =>
+        this.log.warn({
+          msg: 'Asana answered 429: holding every request to its API',
+          pauseMs,
+          retryAfterMs: error.retryAfterMs,
+          error: error.message,
+        }),
+    });
+  }
+
+  getResource(
+    type: string,
+    gid: string,
+    optFields?: readonly string[],
+    whileWaiting?: WhileWaiting,
+  ): Promise<AsanaResource> {
+    return this.pacer.run(() => this.client.getResource(type, gid, optFields), whileWaiting);
+  }
+}

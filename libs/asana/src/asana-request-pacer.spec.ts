@@ -1,0 +1,217 @@
+import { AsanaApiError, asanaErrorForStatus } from './asana-api.errors';
+import {
+  AsanaRequestPacer,
+  MAX_PAUSE_WITHOUT_RETRY_AFTER_MS,
+  PAUSE_WITHOUT_RETRY_AFTER_MS,
+  rateLimitPauseMs,
+  WAIT_SLICE_MS,
+} from './asana-request-pacer';
+
+const tooManyRequests = (retryAfter: string | null) => asanaErrorForStatus(429, 'GET /tasks/1 → 429', retryAfter);
+
+/** Tracks whether a promise has settled, so a spec can look without awaiting it. */
+function track<T>(promise: Promise<T>) {
+  const state = { settled: false, value: undefined as T | undefined, error: undefined as unknown };
+  promise.then(
+    (value) => Object.assign(state, { settled: true, value }),
+    (error: unknown) => Object.assign(state, { settled: true, error }),
+  );
+  return state;
+}
+
+describe('rateLimitPauseMs', () => {
+  it.each([
+    [5_000, 0, 5_000],
+    [5_000, 7, 5_000],
+    [0, 3, 0],
+    [120_000, 0, 120_000],
+  ])(
+    'waits Retry-After (%i ms) whenever Asana sent it, however many 429s came before (%i)',
+    (after, previous, want) => {
+      expect(rateLimitPauseMs(after, previous)).toBe(want);
+    },
+  );
+
+  it.each([
+    [0, 1_000],
+    [1, 2_000],
+    [2, 4_000],
+    [3, 8_000],
+    [4, 16_000],
+    [5, 32_000],
+    [6, 32_000],
+    [50, 32_000],
+    [5_000, 32_000],
+  ])('without Retry-After after %i such 429s in a row, pauses %i ms (doubling, capped)', (previous, want) => {
+    expect(rateLimitPauseMs(null, previous)).toBe(want);
+  });
+
+  it('starts at PAUSE_WITHOUT_RETRY_AFTER_MS and never exceeds MAX_PAUSE_WITHOUT_RETRY_AFTER_MS', () => {
+    expect(rateLimitPauseMs(null, 0)).toBe(PAUSE_WITHOUT_RETRY_AFTER_MS);
+    for (let n = 0; n < 100; n += 1)
+      expect(rateLimitPauseMs(null, n)).toBeLessThanOrEqual(MAX_PAUSE_WITHOUT_RETRY_AFTER_MS);
+  });
+});
+
+describe('AsanaRequestPacer', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('refuses a budget that allows no request in a window, saying what would', () => {
+    expect(() => new AsanaRequestPacer({ requestsPerMinute: 5 })).toThrow(
+      'a budget of 5 requests a minute allows none per 10000 ms window: raise it to at least 6',
+    );
+    expect(() => new AsanaRequestPacer({ requestsPerMinute: 6 })).not.toThrow();
+  });
+
+  describe('the budget', () => {
+    it("lets a window's share through at once and holds the next request until the window ends", async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 12 }); // 2 per 10-second window
+      await pacer.acquire();
+      await pacer.acquire();
+
+      const third = track(pacer.acquire());
+      await jest.advanceTimersByTimeAsync(9_990);
+      expect(third.settled).toBe(false);
+      await jest.advanceTimersByTimeAsync(20);
+      expect(third.settled).toBe(true);
+    });
+
+    it('scales the share to the window: 600 a minute in 1-second windows is 10 a window', async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 600, windowMs: 1_000 });
+      for (let i = 0; i < 10; i += 1) await pacer.acquire();
+      const eleventh = track(pacer.acquire());
+      await jest.advanceTimersByTimeAsync(990);
+      expect(eleventh.settled).toBe(false);
+      await jest.advanceTimersByTimeAsync(20);
+      expect(eleventh.settled).toBe(true);
+    });
+
+    it('calls whileWaiting at least every WAIT_SLICE_MS while it waits', async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 6 }); // 1 per 10-second window
+      await pacer.acquire();
+      const beats: number[] = [];
+      const start = Date.now();
+      const waiting = track(pacer.acquire(() => Promise.resolve(void beats.push(Date.now() - start))));
+
+      await jest.advanceTimersByTimeAsync(10_010);
+
+      expect(waiting.settled).toBe(true);
+      expect(beats.length).toBeGreaterThanOrEqual(Math.floor(10_000 / WAIT_SLICE_MS));
+      beats.forEach((at, i) => expect(at - (beats[i - 1] ?? 0)).toBeLessThanOrEqual(WAIT_SLICE_MS));
+    });
+  });
+
+  describe('pauses', () => {
+    it('holds every request until a pause ends; a shorter pause does not cut a longer one', async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 1_500 });
+      pacer.pauseFor(5_000);
+      pacer.pauseFor(1_000);
+      expect(pacer.pausedForMs()).toBe(5_000);
+
+      const waiting = track(pacer.acquire());
+      await jest.advanceTimersByTimeAsync(4_990);
+      expect(waiting.settled).toBe(false);
+      await jest.advanceTimersByTimeAsync(20);
+      expect(waiting.settled).toBe(true);
+      expect(pacer.pausedForMs()).toBe(0);
+    });
+  });
+
+  describe('run', () => {
+    it("asks again after a 429, no sooner than Asana's Retry-After, and returns the answer", async () => {
+      const rateLimited: [AsanaApiError, number][] = [];
+      const pacer = new AsanaRequestPacer({
+        requestsPerMinute: 1_500,
+        onRateLimited: (error, pauseMs) => rateLimited.push([error, pauseMs]),
+      });
+      const calls: number[] = [];
+      const request = jest.fn(() => {
+        calls.push(Date.now());
+        return calls.length === 1 ? Promise.reject(tooManyRequests('5')) : Promise.resolve('state');
+      });
+
+      const result = track(pacer.run(request));
+      await jest.advanceTimersByTimeAsync(4_990);
+      expect(calls).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(20);
+
+      expect(result).toMatchObject({ settled: true, value: 'state' });
+      expect(calls[1] - calls[0]).toBeGreaterThanOrEqual(5_000);
+      expect(rateLimited.map(([error, pause]) => [error.code, pause])).toEqual([['RATE_LIMITED', 5_000]]);
+    });
+
+    it('holds the other requests of the process during that pause', async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 1_500 });
+      let first = true;
+      const refusedOnce = track(
+        pacer.run(() => {
+          if (!first) return Promise.resolve('a');
+          first = false;
+          return Promise.reject(tooManyRequests('3'));
+        }),
+      );
+      await jest.advanceTimersByTimeAsync(0);
+      const other = jest.fn(() => Promise.resolve('b'));
+
+      const later = track(pacer.run(other));
+      await jest.advanceTimersByTimeAsync(2_990);
+      expect(other).not.toHaveBeenCalled();
+      await jest.advanceTimersByTimeAsync(20);
+
+      expect(later).toMatchObject({ settled: true, value: 'b' });
+      expect(refusedOnce).toMatchObject({ settled: true, value: 'a' });
+    });
+
+    it('backs off 1 s, 2 s, 4 s on 429s without Retry-After, and starts over after an answer', async () => {
+      const pauses: number[] = [];
+      const pacer = new AsanaRequestPacer({
+        requestsPerMinute: 1_500,
+        onRateLimited: (_error, pauseMs) => pauses.push(pauseMs),
+      });
+      const answers = [null, null, null, 'ok', null, 'ok again'];
+      const request = () => {
+        const answer = answers.shift();
+        return answer ? Promise.resolve(answer) : Promise.reject(tooManyRequests(null));
+      };
+
+      const first = track(pacer.run(request));
+      await jest.advanceTimersByTimeAsync(7_100);
+      expect(first).toMatchObject({ settled: true, value: 'ok' });
+      const second = track(pacer.run(request));
+      await jest.advanceTimersByTimeAsync(1_100);
+      expect(second).toMatchObject({ settled: true, value: 'ok again' });
+
+      expect(pauses).toEqual([1_000, 2_000, 4_000, 1_000]);
+    });
+
+    it('passes every other error to the caller at once, without asking again', async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 1_500 });
+      const unavailable = asanaErrorForStatus(503, 'GET /tasks/1 → 503', null);
+      const request = jest.fn(() => Promise.reject(unavailable));
+
+      await expect(pacer.run(request)).rejects.toBe(unavailable);
+      expect(request).toHaveBeenCalledTimes(1);
+      const notAsana = new TypeError('fetch failed');
+      await expect(pacer.run(() => Promise.reject(notAsana))).rejects.toBe(notAsana);
+      expect(pacer.pausedForMs()).toBe(0);
+    });
+
+    it('spends budget on every attempt, the refused ones included', async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 12 }); // 2 per window
+      let attempts = 0;
+      const result = track(
+        pacer.run(() => (++attempts === 1 ? Promise.reject(tooManyRequests('1')) : Promise.resolve('ok'))),
+      );
+      await jest.advanceTimersByTimeAsync(1_010);
+      expect(result).toMatchObject({ settled: true, value: 'ok' });
+
+      // Both attempts came out of this window's 2: a third request waits for the next window.
+      const third = track(pacer.acquire());
+      await jest.advanceTimersByTimeAsync(8_000);
+      expect(third.settled).toBe(false);
+      await jest.advanceTimersByTimeAsync(1_010);
+      expect(third.settled).toBe(true);
+    });
+  });
+});

@@ -1,0 +1,124 @@
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { AsanaApiError } from './asana-api.errors';
+
+export interface AsanaRequestPacerOptions {
+  /** This process's share of the token's budget (Asana: 150 a minute on free domains, 1,500 on paid). */
+  requestsPerMinute: number;
+  /**
+   * The budget is counted in windows of this length, each allowing its share of the minute's
+   * budget: a shorter window spreads requests more evenly, and no wait for budget exceeds it.
+   */
+  windowMs?: number;
+  /** Told of every 429 and the pause it caused (for logs and metrics). */
+  onRateLimited?: (error: AsanaApiError, pauseMs: number) => void;
+}
+
+/** Called at least every `WAIT_SLICE_MS` while a wait lasts (a Kafka consumer's heartbeat). */
+export type WhileWaiting = () => Promise<void>;
+
+const DEFAULT_WINDOW_MS = 10_000;
+/** A third of kafkajs' default session timeout (30 s), its own default heartbeat interval. */
+export const WAIT_SLICE_MS = 3_000;
+const BUDGET_KEY = 'asana';
+
+/** The first pause after a 429 that carries no usable Retry-After (a concurrency 429, at Asana). */
+export const PAUSE_WITHOUT_RETRY_AFTER_MS = 1_000;
+export const MAX_PAUSE_WITHOUT_RETRY_AFTER_MS = 32_000;
+
+/**
+ * How long to hold every request after a 429: Asana's `Retry-After` when it sent one (refused
+ * requests count against the budget, so asking sooner only makes it worse); otherwise 1 s,
+ * doubling with each such 429 in a row, up to 32 s.
+ */
+export function rateLimitPauseMs(retryAfterMs: number | null, previousWithoutRetryAfter: number): number {
+  if (retryAfterMs !== null) return retryAfterMs;
+  return Math.min(MAX_PAUSE_WITHOUT_RETRY_AFTER_MS, PAUSE_WITHOUT_RETRY_AFTER_MS * 2 ** previousWithoutRetryAfter);
+}
+
+/**
+ * Paces one process's requests to Asana's API: a request budget per minute (rate-limiter-flexible
+ * counts it), and a pause every request waits out after Asana answered 429. Waits call
+ * `whileWaiting` every few seconds, so a consumer waiting here keeps its partitions.
+ */
+export class AsanaRequestPacer {
+  private readonly budget: RateLimiterMemory;
+  private resumeAt = 0;
+  private rateLimitedWithoutRetryAfter = 0;
+
+  constructor(private readonly options: AsanaRequestPacerOptions) {
+    const windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
+    const perWindow = Math.floor((options.requestsPerMinute * windowMs) / 60_000);
+    if (!Number.isFinite(perWindow) || perWindow < 1) {
+      throw new Error(
+        `a budget of ${options.requestsPerMinute} requests a minute allows none per ${windowMs} ms window: ` +
+          `raise it to at least ${Math.ceil(60_000 / windowMs)}`,
+      );
+    }
+    this.budget = new RateLimiterMemory({ points: perWindow, duration: windowMs / 1000 });
+  }
+
+  /**
+   * Runs one request to Asana when the pacing allows, and again after the pause each 429 causes,
+   * until Asana answers otherwise: a 429 is no fault of the request, so it never reaches the
+   * caller. Every other outcome, errors included, is the caller's.
+   */
+  async run<T>(request: () => Promise<T>, whileWaiting?: WhileWaiting): Promise<T> {
+    for (;;) {
+      await this.acquire(whileWaiting);
+      try {
+        const result = await request();
+        this.rateLimitedWithoutRetryAfter = 0;
+        return result;
+      } catch (error) {
+        if (!(error instanceof AsanaApiError) || error.code !== 'RATE_LIMITED') {
+          this.rateLimitedWithoutRetryAfter = 0;
+          throw error;
+        }
+        const pauseMs = rateLimitPauseMs(error.retryAfterMs, this.rateLimitedWithoutRetryAfter);
+        this.rateLimitedWithoutRetryAfter = error.retryAfterMs === null ? this.rateLimitedWithoutRetryAfter + 1 : 0;
+        this.pauseFor(pauseMs);
+        this.options.onRateLimited?.(error, pauseMs);
+      }
+    }
+  }
+
+  /** Resolves when a request may go: no pause in force, and room in the budget (taken here). */
+  async acquire(whileWaiting?: WhileWaiting): Promise<void> {
+    for (;;) {
+      const paused = this.resumeAt - Date.now();
+      if (paused > 0) {
+        await waitOut(paused, whileWaiting);
+        continue;
+      }
+      try {
+        await this.budget.consume(BUDGET_KEY);
+        return;
+      } catch (refusal) {
+        if (!(refusal instanceof RateLimiterRes)) throw refusal;
+        await waitOut(Math.max(1, refusal.msBeforeNext), whileWaiting);
+      }
+    }
+  }
+
+  /** Holds every request, the ones waiting and the ones to come, for `ms` from now. */
+  pauseFor(ms: number): void {
+    this.resumeAt = Math.max(this.resumeAt, Date.now() + ms);
+  }
+
+  /** Milliseconds until the pause ends; 0 when none is in force. */
+  pausedForMs(): number {
+    return Math.max(0, this.resumeAt - Date.now());
+  }
+}
+
+/** The global setTimeout, not node:timers/promises, so that specs can drive it with fake timers. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitOut(ms: number, whileWaiting: WhileWaiting | undefined): Promise<void> {
+  for (let left = ms; left > 0; left -= WAIT_SLICE_MS) {
+    await sleep(Math.min(left, WAIT_SLICE_MS));
+    if (whileWaiting) await whileWaiting();
+  }
+}
