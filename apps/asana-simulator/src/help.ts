@@ -21,6 +21,8 @@ Simulator control (no auth):
   POST   /_sim/traffic                  {"changes": N, "ratePerSecond": R}: random task changes
   GET    /_sim/traffic  /_sim/traffic/{id}   progress of traffic runs
   GET    /_sim/rate-limits              the API's rate limits, admitted and refused requests
+  GET    /_sim/faults                   webhook fault rates and how many deliveries they struck
+  PUT    /_sim/faults                   {"drop": 0, "duplicate": 0.2, "reorder": 0.2}
   GET    /health, /health/live, /health/ready
 `;
 

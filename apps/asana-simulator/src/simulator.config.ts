@@ -1,6 +1,6 @@
 import { HttpEnv, LogEnv, Sensitive, loadConfig, type ConfigOf } from '@asana-stream/config';
 import { Type } from 'class-transformer';
-import { IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsNumber, IsString, Matches, Max, Min } from 'class-validator';
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -100,6 +100,27 @@ export class SimulatorEnv {
   @Min(1)
   SIM_MAX_CONCURRENT_WRITES = 15;
 
+  /** Share of deliveries answered as delivered but never sent (Asana delivers at most once). */
+  @Type(() => Number)
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  SIM_FAULT_DROP_RATE = 0;
+
+  /** Share of deliveries sent a second time, same bytes and signature, shortly after. */
+  @Type(() => Number)
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  SIM_FAULT_DUPLICATE_RATE = 0;
+
+  /** Share of deliveries held back and sent after the next one to the same target. */
+  @Type(() => Number)
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  SIM_FAULT_REORDER_RATE = 0;
+
   /** Seed of the random traffic generator, so a demo run can be repeated. */
   @Type(() => Number)
   @IsInt()
@@ -134,5 +155,8 @@ export const SIMULATOR_ENV_HELP: Record<keyof LogEnv | keyof SimulatorHttpEnv | 
   SIM_RATE_LIMIT_WINDOW_SECONDS: 'rate-limit window (Asana: 60)',
   SIM_MAX_CONCURRENT_READS: 'GETs in flight before 429s (Asana: 50)',
   SIM_MAX_CONCURRENT_WRITES: 'writes in flight before 429s (Asana: 15)',
-  SIM_RANDOM_SEED: 'seed of the /_sim/traffic generator',
+  SIM_FAULT_DROP_RATE: 'share of deliveries lost (answered as delivered, never sent)',
+  SIM_FAULT_DUPLICATE_RATE: 'share of deliveries sent twice',
+  SIM_FAULT_REORDER_RATE: 'share of deliveries held back behind the next one',
+  SIM_RANDOM_SEED: 'seed of the /_sim/traffic generator and of the faults',
 };

@@ -14,7 +14,9 @@ import { HealthController } from './control/health.controller';
 import { TrafficService } from './control/traffic.service';
 import { GidSequence } from './gid-sequence';
 import type { SimulatorConfig } from './simulator.config';
+import { SeededRandom } from './control/random';
 import { DeliveryLog } from './webhooks/delivery-log';
+import { FaultyWebhookTransport } from './webhooks/faulty-webhook-transport';
 import { WebhookDeliveryService } from './webhooks/webhook-delivery.service';
 import { HttpWebhookTransport, WEBHOOK_TRANSPORT, type WebhookTransport } from './webhooks/webhook-transport';
 import { WebhookPresenter } from './webhooks/webhook.presenter';
@@ -78,7 +80,16 @@ export class SimulatorModule implements NestModule {
         },
         { provide: WebhookStore, useFactory: () => new WebhookStore() },
         { provide: DeliveryLog, useFactory: () => new DeliveryLog() },
-        { provide: WEBHOOK_TRANSPORT, useClass: HttpWebhookTransport },
+        {
+          provide: FaultyWebhookTransport,
+          useFactory: () =>
+            new FaultyWebhookTransport(new HttpWebhookTransport(), new SeededRandom(sim.SIM_RANDOM_SEED + 1), {
+              drop: sim.SIM_FAULT_DROP_RATE,
+              duplicate: sim.SIM_FAULT_DUPLICATE_RATE,
+              reorder: sim.SIM_FAULT_REORDER_RATE,
+            }),
+        },
+        { provide: WEBHOOK_TRANSPORT, useExisting: FaultyWebhookTransport },
         {
           provide: WebhookDeliveryService,
           inject: [WebhookStore, WEBHOOK_TRANSPORT, DeliveryLog, CLOCK, WorkspaceService],

@@ -87,4 +87,38 @@ describe('ControlController (/_sim)', () => {
       expect((await control().get(path)).body).toEqual({ status: 'ok' });
     }
   });
+  it('sets the webhook fault rates, refusing rates outside 0 to 1, and they strike real deliveries', async () => {
+    expect((await control().get('/_sim/faults')).body.data).toEqual({
+      drop: 0,
+      duplicate: 0,
+      reorder: 0,
+      dropped: 0,
+      duplicated: 0,
+      reordered: 0,
+    });
+    for (const bad of [{ drop: 2 }, { duplicate: -0.1 }, { reorder: '0.5' }]) {
+      const refused = await control().put('/_sim/faults').send(bad);
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors[0].message).toMatch(/must be a number from 0 to 1/);
+    }
+    const set = await control().put('/_sim/faults').send({ duplicate: 1 });
+    expect(set.body.data).toMatchObject({ drop: 0, duplicate: 1, reorder: 0 });
+
+    const receiver = await new TestReceiver().start();
+    try {
+      const project = sim.workspace.seededProjects()[0];
+      const created = await sim.post('/api/1.0/webhooks', {
+        data: { resource: project.gid, target: `${receiver.url}/h` },
+      });
+      expect(created.status).toBe(201);
+      // The heartbeat that follows creation is a signed delivery: it arrives twice.
+      await waitFor('the heartbeat and its copy', () => receiver.deliveries('/h').length >= 2);
+      const [first, copy] = receiver.deliveries('/h');
+      expect(copy.rawBody.equals(first.rawBody)).toBe(true);
+      expect(copy.headers['x-hook-signature']).toBe(first.headers['x-hook-signature']);
+      expect((await control().get('/_sim/faults')).body.data.duplicated).toBeGreaterThanOrEqual(1);
+    } finally {
+      await receiver.stop();
+    }
+  });
 });

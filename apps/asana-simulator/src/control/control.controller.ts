@@ -1,6 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiRateLimits } from '../api/api-rate-limits';
+import { invalidRequest } from '../simulator.errors';
 import { DeliveryLog } from '../webhooks/delivery-log';
+import { FaultyWebhookTransport, type WebhookFaultRates } from '../webhooks/faulty-webhook-transport';
 import { WebhookPresenter } from '../webhooks/webhook.presenter';
 import { WebhookStore } from '../webhooks/webhook.store';
 import { ResourcePresenter } from '../workspace/resource.presenter';
@@ -22,6 +24,7 @@ export class ControlController {
     private readonly deliveries: DeliveryLog,
     private readonly traffic: TrafficService,
     private readonly rateLimits: ApiRateLimits,
+    private readonly faults: FaultyWebhookTransport,
   ) {}
 
   /** Restores a trashed task, as Asana's trash does, recording an `undeleted` event. */
@@ -63,6 +66,27 @@ export class ControlController {
   @Get('rate-limits')
   rateLimitStats() {
     return { data: this.rateLimits.stats() };
+  }
+
+  /** The webhook fault rates in force and how many deliveries each fault struck. */
+  @Get('faults')
+  faultStats() {
+    return { data: this.faults.stats() };
+  }
+
+  /** Sets the fault rates (`{"drop", "duplicate", "reorder"}`, each 0 to 1; missing ones become 0). */
+  @Put('faults')
+  setFaults(@Body() body: Partial<Record<keyof WebhookFaultRates, unknown>> | undefined) {
+    const given = body ?? {};
+    const rate = (name: keyof WebhookFaultRates): number => {
+      const value = given[name] ?? 0;
+      if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+        throw invalidRequest(`${name}: must be a number from 0 to 1`);
+      }
+      return value;
+    };
+    this.faults.setRates({ drop: rate('drop'), duplicate: rate('duplicate'), reorder: rate('reorder') });
+    return { data: this.faults.stats() };
   }
 
   /** Starts `changes` random task changes at `ratePerSecond`; answers at once with the run to poll. */
