@@ -1,13 +1,16 @@
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import type { TopicNames } from '@asana-stream/contracts';
+import { Client } from 'pg';
+import type { PipelineStatus } from '../../apps/cli/src/commands/status.command';
+import type { ResourceChangeMessage, TopicNames } from '@asana-stream/contracts';
 import {
   AppProcess,
   freePort,
   TEST_BROKERS,
   type AppExit,
   type OtlpReceiver,
+  type ReceivedMessage,
   type TestDatabase,
 } from '@asana-stream/testing';
 
@@ -27,7 +30,13 @@ export interface Pipeline {
   logDir: string;
 }
 
-export async function startPipeline(db: TestDatabase, names: TopicNames, receiver: OtlpReceiver): Promise<Pipeline> {
+/** `simulatorEnv` adds to (or overrides) the simulator's settings, e.g. its webhook fault rates. */
+export async function startPipeline(
+  db: TestDatabase,
+  names: TopicNames,
+  receiver: OtlpReceiver,
+  simulatorEnv: Record<string, string> = {},
+): Promise<Pipeline> {
   const logDir = join(REPO_ROOT, '.local/e2e', `${new Date().toISOString().replace(/[:.]/g, '-')}-${names.prefix}`);
   const [simPort, ingestPort, enricherPort, projectorPort, fanoutPort] = await Promise.all(
     Array.from({ length: 5 }, () => freePort()),
@@ -37,7 +46,13 @@ export async function startPipeline(db: TestDatabase, names: TopicNames, receive
     port: simPort,
     logDir,
     // An empty project: everything in it is created after the webhook, so the pipeline sees all of it.
-    env: { SIM_TOKEN, SIM_DELIVERY_DELAY_MS: '30', SIM_SEED_TASKS_PER_PROJECT: '0', SIM_RETRY_BASE_MS: '200' },
+    env: {
+      SIM_TOKEN,
+      SIM_DELIVERY_DELAY_MS: '30',
+      SIM_SEED_TASKS_PER_PROJECT: '0',
+      SIM_RETRY_BASE_MS: '200',
+      ...simulatorEnv,
+    },
   });
   const shared = {
     DATABASE_URL: db.url,
@@ -97,4 +112,101 @@ export class SimulatedAsana {
     if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${JSON.stringify(body)}`);
     return body.data;
   }
+}
+
+/** One query against the pipeline's database. */
+export async function queryDatabase<R extends object>(db: TestDatabase, sql: string): Promise<R[]> {
+  const client = new Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A row of the tasks table as the projector left it. */
+export interface ProjectedTask {
+  gid: string;
+  name: string;
+  completed: boolean;
+  assignee_gid: string | null;
+  deleted: boolean;
+  version: string;
+  state: unknown;
+}
+
+/** The tasks table, by gid. */
+export function projectedTasks(db: TestDatabase): Promise<ProjectedTask[]> {
+  return queryDatabase<ProjectedTask>(
+    db,
+    /* sql */ `SELECT gid, name, completed, assignee_gid, deleted_at IS NOT NULL AS deleted, version, state FROM tasks ORDER BY gid`,
+  );
+}
+
+/** A task as the simulator holds it (`/_sim/state`), trashed ones included. */
+export interface SimulatedTask {
+  gid: string;
+  name: string;
+  completed: boolean;
+  assignee: { gid: string } | null;
+  deleted: boolean;
+}
+
+/** Every task of the simulator, by gid. */
+export async function simulatedTasks(pipeline: Pipeline): Promise<SimulatedTask[]> {
+  const response = await fetch(`${pipeline.simulator.url}/_sim/state`);
+  const { data } = (await response.json()) as { data: { tasks: SimulatedTask[] } };
+  return data.tasks.sort((a, b) => a.gid.localeCompare(b.gid));
+}
+
+/** What Postgres should hold for these simulated tasks, in the shape of `ProjectedTask`. */
+export function expectedRows(tasks: SimulatedTask[]) {
+  return tasks.map((t) => ({
+    gid: t.gid,
+    name: t.name,
+    completed: t.completed,
+    assignee_gid: t.assignee?.gid ?? null,
+    deleted: t.deleted,
+  }));
+}
+
+/** The comparable part of projected rows (what `expectedRows` gives for the simulator's). */
+export function comparableRows(rows: ProjectedTask[]) {
+  return rows.map(({ gid, name, completed, assignee_gid, deleted }) => ({
+    gid,
+    name,
+    completed,
+    assignee_gid,
+    deleted,
+  }));
+}
+
+/** `asana-stream status --json`, run as the operators run it. */
+export async function pipelineStatus(pipeline: Pipeline): Promise<PipelineStatus> {
+  return JSON.parse(await runCli(pipeline.cliEnv, 'status', '--json')) as PipelineStatus;
+}
+
+/**
+ * The change messages of each gid in topic order, after checking what must hold for every gid:
+ * all on one partition, versions and changeIds strictly increasing.
+ */
+export function changesInOrderByGid(messages: ReceivedMessage[]): Map<string, ResourceChangeMessage[]> {
+  const byGid = new Map<string, ReceivedMessage[]>();
+  for (const message of messages) byGid.set(message.key!, [...(byGid.get(message.key!) ?? []), message]);
+  const ordered = new Map<string, ResourceChangeMessage[]>();
+  for (const [gid, received] of byGid) {
+    expect({ gid, partitions: new Set(received.map((m) => m.partition)).size }).toEqual({ gid, partitions: 1 });
+    const inOrder = received
+      .sort((a, b) => Number(a.offset) - Number(b.offset))
+      .map((m) => m.value as ResourceChangeMessage);
+    inOrder.forEach((change, i) => {
+      expect(change.gid).toBe(gid);
+      if (i === 0) return;
+      expect(change.version).toBeGreaterThan(inOrder[i - 1].version);
+      expect(BigInt(change.changeId)).toBeGreaterThan(BigInt(inOrder[i - 1].changeId));
+    });
+    ordered.set(gid, inOrder);
+  }
+  return ordered;
 }
