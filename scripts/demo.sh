@@ -6,11 +6,13 @@
 #
 #   DEMO_CHANGES=200 DEMO_RATE=10 npm start      # how much traffic, and how fast
 #   DEMO_KEEP_RUNNING=1 npm start                # keep the apps up afterwards (Ctrl-C stops)
+#   SIM_FAULT_DUPLICATE_RATE=0.2 SIM_FAULT_REORDER_RATE=0.2 npm start   # Asana's faults
+#   SIM_RATE_LIMIT_REQUESTS=30 SIM_RATE_LIMIT_WINDOW_SECONDS=10 npm start # Asana's 429s
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 case "${1:-}" in
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 
 source scripts/node-env.sh
@@ -98,6 +100,8 @@ say "final state"
 cli status
 sim_tasks=$(curl -fsS http://127.0.0.1:4010/_sim/state | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const t=JSON.parse(s).data.tasks;console.log(`${t.filter(x=>!x.deleted).length} live, ${t.filter(x=>x.deleted).length} deleted`)})')
 echo "simulator tasks: $sim_tasks (tasks that existed before the webhooks and never changed are not in Postgres: reconciliation is a later stage)"
+curl -fsS http://127.0.0.1:4010/_sim/faults | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const f=JSON.parse(s).data;console.log(`simulated Asana faults: ${f.duplicated} deliveries duplicated, ${f.reordered} held back, ${f.dropped} lost (SIM_FAULT_*_RATE)`)})'
+curl -fsS http://127.0.0.1:4010/_sim/rate-limits | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s).data;console.log(`simulated Asana API: ${r.admitted} requests served, ${r.rateLimited + r.concurrencyLimited} refused with 429 (SIM_RATE_LIMIT_*)`)})'
 echo "a few of the changes downstream teams received (asana.changes.task):"
 psql "$DATABASE_URL" -Atc "SELECT change->>'action', gid, change->'changes' FROM outbox ORDER BY id DESC LIMIT 5" 2>/dev/null | cut -c1-160 || true
 
