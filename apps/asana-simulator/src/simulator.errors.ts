@@ -3,7 +3,14 @@
  * HTTP status and body Asana would answer with, so services never throw HTTP exceptions.
  */
 export type SimulatorErrorCode =
-  'NOT_AUTHORIZED' | 'INVALID_REQUEST' | 'FORBIDDEN' | 'NOT_FOUND' | 'NO_ROUTE' | 'HANDSHAKE_FAILED' | 'RATE_LIMITED';
+  | 'NOT_AUTHORIZED'
+  | 'INVALID_REQUEST'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'NO_ROUTE'
+  | 'HANDSHAKE_FAILED'
+  | 'RATE_LIMITED'
+  | 'INJECTED_FAILURE';
 
 export class SimulatorError extends Error {
   constructor(

@@ -1,7 +1,9 @@
 import { APP_CONFIG } from '@asana-stream/config';
 import { Module, RequestMethod, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { ApiFailures } from './api/api-failures';
 import { ApiRateLimits } from './api/api-rate-limits';
 import { AsanaAuthMiddleware } from './api/asana-auth.middleware';
+import { AsanaFailureMiddleware } from './api/asana-failure.middleware';
 import { AsanaRateLimitMiddleware } from './api/asana-rate-limit.middleware';
 import { ProjectsController } from './api/projects.controller';
 import { TasksController } from './api/tasks.controller';
@@ -48,6 +50,7 @@ export class SimulatorModule implements NestModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: CLOCK, useValue: systemClock },
+        { provide: ApiFailures, useFactory: () => new ApiFailures() },
         {
           provide: ApiRateLimits,
           useFactory: () =>
@@ -141,7 +144,7 @@ export class SimulatorModule implements NestModule {
 
   configure(consumer: MiddlewareConsumer): void {
     consumer
-      .apply(AsanaAuthMiddleware, AsanaRateLimitMiddleware)
+      .apply(AsanaAuthMiddleware, AsanaRateLimitMiddleware, AsanaFailureMiddleware)
       .forRoutes({ path: 'api/1.0/*path', method: RequestMethod.ALL });
   }
 }

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } fro
 import type { Response } from 'express';
 import { randomInt } from 'node:crypto';
 import { SimulatorError, type SimulatorErrorCode } from '../simulator.errors';
+import { InjectedFailureError } from './api-failures';
 import { RateLimitedError } from './api-rate-limits';
 
 /** The `help` Asana attaches to every error. */
@@ -16,6 +17,7 @@ const STATUS: Record<SimulatorErrorCode, number> = {
   NO_ROUTE: 404,
   HANDSHAKE_FAILED: 400,
   RATE_LIMITED: 429,
+  INJECTED_FAILURE: 503,
 };
 
 /** Asana's error body: `{"errors":[{"message","help"}]}`, with a `phrase` on 500s for support to look up. */
@@ -48,6 +50,7 @@ export class AsanaErrorFilter implements ExceptionFilter {
   }
 
   private describe(exception: unknown): [number, string] {
+    if (exception instanceof InjectedFailureError) return [exception.status, exception.message];
     if (exception instanceof SimulatorError) return [STATUS[exception.code], exception.message];
     if (exception instanceof HttpException) {
       const status = exception.getStatus();

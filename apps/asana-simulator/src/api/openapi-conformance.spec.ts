@@ -176,6 +176,13 @@ describe("OpenAPI conformance: simulator responses against Asana's asana_oas.yam
     expectConforms('post', '/tasks', await sim.post('/api/1.0/tasks', { data: { name: 'nowhere' } }), 400);
   });
 
+  it('answers an injected 500 with an ErrorResponse body carrying a phrase', async () => {
+    await request(sim.baseUrl).post('/_sim/api-failures').send({ count: 1, status: 500 }).expect(200);
+    const failed = await sim.get(`/api/1.0/tasks/${taskGid}`);
+    expectConforms('get', '/tasks/{task_gid}', failed, 500);
+    expect(failed.body.errors[0].phrase).toEqual(expect.any(String));
+  });
+
   it('answers 429 past the rate limit with an ErrorResponse body', async () => {
     const limited = await startSimulator({ SIM_RATE_LIMIT_REQUESTS: '1', SIM_RATE_LIMIT_WINDOW_SECONDS: '60' });
     try {

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiFailures, OUTAGE_STATUSES, type OutageStatus } from '../api/api-failures';
 import { ApiRateLimits } from '../api/api-rate-limits';
 import { invalidRequest } from '../simulator.errors';
 import { DeliveryLog } from '../webhooks/delivery-log';
@@ -25,6 +26,7 @@ export class ControlController {
     private readonly traffic: TrafficService,
     private readonly rateLimits: ApiRateLimits,
     private readonly faults: FaultyWebhookTransport,
+    private readonly failures: ApiFailures,
   ) {}
 
   /** Restores a trashed task, as Asana's trash does, recording an `undeleted` event. */
@@ -66,6 +68,27 @@ export class ControlController {
   @Get('rate-limits')
   rateLimitStats() {
     return { data: this.rateLimits.stats() };
+  }
+
+  /** Makes the next `count` API requests fail with `status` (500, 502, 503 or 504; default 503). */
+  @Post('api-failures')
+  @HttpCode(200)
+  failNextRequests(@Body() body: { count?: unknown; status?: unknown } | undefined) {
+    const count = body?.count;
+    const status = body?.status ?? 503;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 10_000) {
+      throw invalidRequest('count: must be an integer from 0 to 10000');
+    }
+    if (!(OUTAGE_STATUSES as readonly unknown[]).includes(status)) {
+      throw invalidRequest(`status: must be one of ${OUTAGE_STATUSES.join(', ')}`);
+    }
+    this.failures.failNext(count, status as OutageStatus);
+    return { data: this.failures.stats() };
+  }
+
+  @Get('api-failures')
+  apiFailures() {
+    return { data: this.failures.stats() };
   }
 
   /** The webhook fault rates in force and how many deliveries each fault struck. */
