@@ -1,13 +1,15 @@
 import { AsanaApiError, asanaErrorForStatus } from './asana-api.errors';
 import {
   AsanaRequestPacer,
-  MAX_PAUSE_WITHOUT_RETRY_AFTER_MS,
-  PAUSE_WITHOUT_RETRY_AFTER_MS,
-  rateLimitPauseMs,
+  FIRST_PAUSE_MS,
+  MAX_OUTAGE_PAUSE_MS,
+  MAX_RATE_LIMIT_PAUSE_MS,
+  pauseAfterMs,
   WAIT_SLICE_MS,
 } from './asana-request-pacer';
 
 const tooManyRequests = (retryAfter: string | null) => asanaErrorForStatus(429, 'GET /tasks/1 → 429', retryAfter);
+const failing = (status: number) => asanaErrorForStatus(status, `GET /tasks/1 → ${status}`, null);
 
 /** Tracks whether a promise has settled, so a spec can look without awaiting it. */
 function track<T>(promise: Promise<T>) {
@@ -19,18 +21,15 @@ function track<T>(promise: Promise<T>) {
   return state;
 }
 
-describe('rateLimitPauseMs', () => {
+describe('pauseAfterMs', () => {
   it.each([
-    [5_000, 0, 5_000],
-    [5_000, 7, 5_000],
-    [0, 3, 0],
-    [120_000, 0, 120_000],
-  ])(
-    'waits Retry-After (%i ms) whenever Asana sent it, however many 429s came before (%i)',
-    (after, previous, want) => {
-      expect(rateLimitPauseMs(after, previous)).toBe(want);
-    },
-  );
+    ['5', 0, 5_000],
+    ['5', 7, 5_000],
+    ['0', 3, 0],
+    ['120', 0, 120_000],
+  ])("waits a 429's Retry-After (%s s) whenever Asana sent it, whatever came before (%i)", (after, previous, want) => {
+    expect(pauseAfterMs(tooManyRequests(after), previous)).toBe(want);
+  });
 
   it.each([
     [0, 1_000],
@@ -42,14 +41,37 @@ describe('rateLimitPauseMs', () => {
     [6, 32_000],
     [50, 32_000],
     [5_000, 32_000],
-  ])('without Retry-After after %i such 429s in a row, pauses %i ms (doubling, capped)', (previous, want) => {
-    expect(rateLimitPauseMs(null, previous)).toBe(want);
+  ])('after %i pauses in a row, pauses a 429 without Retry-After %i ms (doubling, capped)', (previous, want) => {
+    expect(pauseAfterMs(tooManyRequests(null), previous)).toBe(want);
   });
 
-  it('starts at PAUSE_WITHOUT_RETRY_AFTER_MS and never exceeds MAX_PAUSE_WITHOUT_RETRY_AFTER_MS', () => {
-    expect(rateLimitPauseMs(null, 0)).toBe(PAUSE_WITHOUT_RETRY_AFTER_MS);
-    for (let n = 0; n < 100; n += 1)
-      expect(rateLimitPauseMs(null, n)).toBeLessThanOrEqual(MAX_PAUSE_WITHOUT_RETRY_AFTER_MS);
+  it.each([
+    [0, 1_000],
+    [3, 8_000],
+    [5, 32_000],
+    [6, 60_000],
+    [7, 60_000],
+    [5_000, 60_000],
+  ])('after %i pauses in a row, pauses an outage %i ms (doubling, capped)', (previous, want) => {
+    for (const status of [500, 502, 503, 504]) expect(pauseAfterMs(failing(status), previous)).toBe(want);
+    const unreachable = new AsanaApiError('UNAVAILABLE', 'GET /tasks/1: fetch failed', null, true);
+    expect(pauseAfterMs(unreachable, previous)).toBe(want);
+    const notJson = new AsanaApiError('MALFORMED_RESPONSE', 'GET /tasks/1: response is not JSON', 200, true);
+    expect(pauseAfterMs(notJson, previous)).toBe(want);
+  });
+
+  it("leaves every other answer to the request's caller", () => {
+    for (const status of [400, 401, 402, 403, 404, 451]) expect(pauseAfterMs(failing(status), 0)).toBeNull();
+    expect(pauseAfterMs(new TypeError('a bug'), 0)).toBeNull();
+    expect(pauseAfterMs('a string', 0)).toBeNull();
+  });
+
+  it('starts at FIRST_PAUSE_MS and never exceeds its cap', () => {
+    expect(pauseAfterMs(tooManyRequests(null), 0)).toBe(FIRST_PAUSE_MS);
+    for (let n = 0; n < 100; n += 1) {
+      expect(pauseAfterMs(tooManyRequests(null), n)).toBeLessThanOrEqual(MAX_RATE_LIMIT_PAUSE_MS);
+      expect(pauseAfterMs(failing(503), n)).toBeLessThanOrEqual(MAX_OUTAGE_PAUSE_MS);
+    }
   });
 });
 
@@ -123,7 +145,7 @@ describe('AsanaRequestPacer', () => {
       const rateLimited: [AsanaApiError, number][] = [];
       const pacer = new AsanaRequestPacer({
         requestsPerMinute: 1_500,
-        onRateLimited: (error, pauseMs) => rateLimited.push([error, pauseMs]),
+        onPause: (error, pauseMs) => rateLimited.push([error, pauseMs]),
       });
       const calls: number[] = [];
       const request = jest.fn(() => {
@@ -167,7 +189,7 @@ describe('AsanaRequestPacer', () => {
       const pauses: number[] = [];
       const pacer = new AsanaRequestPacer({
         requestsPerMinute: 1_500,
-        onRateLimited: (_error, pauseMs) => pauses.push(pauseMs),
+        onPause: (_error, pauseMs) => pauses.push(pauseMs),
       });
       const answers = [null, null, null, 'ok', null, 'ok again'];
       const request = () => {
@@ -185,13 +207,38 @@ describe('AsanaRequestPacer', () => {
       expect(pauses).toEqual([1_000, 2_000, 4_000, 1_000]);
     });
 
+    it('waits out an outage with the same backoff, then returns the answer', async () => {
+      const pauses: [string, number][] = [];
+      const pacer = new AsanaRequestPacer({
+        requestsPerMinute: 1_500,
+        onPause: (error, pauseMs) => pauses.push([error.code, pauseMs]),
+      });
+      const answers: (number | string)[] = [503, 500, 'state'];
+      const request = jest.fn(() => {
+        const answer = answers.shift()!;
+        return typeof answer === 'number' ? Promise.reject(failing(answer)) : Promise.resolve(answer);
+      });
+
+      const result = track(pacer.run(request));
+      await jest.advanceTimersByTimeAsync(2_990);
+      expect(request).toHaveBeenCalledTimes(2);
+      await jest.advanceTimersByTimeAsync(20);
+
+      expect(result).toMatchObject({ settled: true, value: 'state' });
+      expect(pauses).toEqual([
+        ['UNAVAILABLE', 1_000],
+        ['UNAVAILABLE', 2_000],
+      ]);
+    });
+
     it('passes every other error to the caller at once, without asking again', async () => {
       const pacer = new AsanaRequestPacer({ requestsPerMinute: 1_500 });
-      const unavailable = asanaErrorForStatus(503, 'GET /tasks/1 → 503', null);
-      const request = jest.fn(() => Promise.reject(unavailable));
-
-      await expect(pacer.run(request)).rejects.toBe(unavailable);
-      expect(request).toHaveBeenCalledTimes(1);
+      for (const status of [400, 401, 404]) {
+        const error = failing(status);
+        const request = jest.fn(() => Promise.reject(error));
+        await expect(pacer.run(request)).rejects.toBe(error);
+        expect(request).toHaveBeenCalledTimes(1);
+      }
       const notAsana = new TypeError('fetch failed');
       await expect(pacer.run(() => Promise.reject(notAsana))).rejects.toBe(notAsana);
       expect(pacer.pausedForMs()).toBe(0);

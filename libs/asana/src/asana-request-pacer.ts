@@ -9,8 +9,8 @@ export interface AsanaRequestPacerOptions {
    * budget: a shorter window spreads requests more evenly, and no wait for budget exceeds it.
    */
   windowMs?: number;
-  /** Told of every 429 and the pause it caused (for logs and metrics). */
-  onRateLimited?: (error: AsanaApiError, pauseMs: number) => void;
+  /** Told of every 429 or outage answer and the pause it caused (for logs and metrics). */
+  onPause?: (error: AsanaApiError, pauseMs: number) => void;
 }
 
 /** Called at least every `WAIT_SLICE_MS` while a wait lasts (a Kafka consumer's heartbeat). */
@@ -21,29 +21,45 @@ const DEFAULT_WINDOW_MS = 10_000;
 export const WAIT_SLICE_MS = 3_000;
 const BUDGET_KEY = 'asana';
 
-/** The first pause after a 429 that carries no usable Retry-After (a concurrency 429, at Asana). */
-export const PAUSE_WITHOUT_RETRY_AFTER_MS = 1_000;
-export const MAX_PAUSE_WITHOUT_RETRY_AFTER_MS = 32_000;
+/** The first pause after a 429 without a usable Retry-After, or after an outage answer. */
+export const FIRST_PAUSE_MS = 1_000;
+/** Longest pause after 429s without Retry-After (Asana's own windows are a minute). */
+export const MAX_RATE_LIMIT_PAUSE_MS = 32_000;
+/** Longest pause while Asana's API keeps failing. */
+export const MAX_OUTAGE_PAUSE_MS = 60_000;
 
 /**
- * How long to hold every request after a 429: Asana's `Retry-After` when it sent one (refused
- * requests count against the budget, so asking sooner only makes it worse); otherwise 1 s,
- * doubling with each such 429 in a row, up to 32 s.
+ * How long to hold every request after `error`, given how many pausing answers without a
+ * Retry-After came right before it; null when the error is the request's own business.
+ * - 429: Asana's `Retry-After` when it sent one (refused requests count against the budget, so
+ *   asking sooner only makes it worse); otherwise 1 s, doubling up to 32 s.
+ * - An outage (5xx, timeout, refused connection, a body that is not Asana's JSON): 1 s, doubling
+ *   up to 60 s. Asana failing fails every request alike, so they all wait, and ask again after.
  */
-export function rateLimitPauseMs(retryAfterMs: number | null, previousWithoutRetryAfter: number): number {
-  if (retryAfterMs !== null) return retryAfterMs;
-  return Math.min(MAX_PAUSE_WITHOUT_RETRY_AFTER_MS, PAUSE_WITHOUT_RETRY_AFTER_MS * 2 ** previousWithoutRetryAfter);
+export function pauseAfterMs(error: unknown, previousPauses: number): number | null {
+  if (!(error instanceof AsanaApiError)) return null;
+  const backoff = (max: number) => Math.min(max, FIRST_PAUSE_MS * 2 ** previousPauses);
+  switch (error.code) {
+    case 'RATE_LIMITED':
+      return error.retryAfterMs ?? backoff(MAX_RATE_LIMIT_PAUSE_MS);
+    case 'UNAVAILABLE':
+    case 'MALFORMED_RESPONSE':
+      return backoff(MAX_OUTAGE_PAUSE_MS);
+    default:
+      return null;
+  }
 }
 
 /**
  * Paces one process's requests to Asana's API: a request budget per minute (rate-limiter-flexible
- * counts it), and a pause every request waits out after Asana answered 429. Waits call
+ * counts it), and a pause every request waits out after Asana answered 429 or failed. Waits call
  * `whileWaiting` every few seconds, so a consumer waiting here keeps its partitions.
  */
 export class AsanaRequestPacer {
   private readonly budget: RateLimiterMemory;
   private resumeAt = 0;
-  private rateLimitedWithoutRetryAfter = 0;
+  /** Pausing answers in a row that carried no Retry-After: the exponent of the next backoff. */
+  private pausesInARow = 0;
 
   constructor(private readonly options: AsanaRequestPacerOptions) {
     const windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
@@ -58,26 +74,27 @@ export class AsanaRequestPacer {
   }
 
   /**
-   * Runs one request to Asana when the pacing allows, and again after the pause each 429 causes,
-   * until Asana answers otherwise: a 429 is no fault of the request, so it never reaches the
-   * caller. Every other outcome, errors included, is the caller's.
+   * Runs one request to Asana when the pacing allows, and again after the pause each 429 or
+   * outage answer causes, until Asana answers otherwise: neither is the request's fault, so
+   * neither reaches the caller. Every other outcome, errors included, is the caller's.
    */
   async run<T>(request: () => Promise<T>, whileWaiting?: WhileWaiting): Promise<T> {
     for (;;) {
       await this.acquire(whileWaiting);
       try {
         const result = await request();
-        this.rateLimitedWithoutRetryAfter = 0;
+        this.pausesInARow = 0;
         return result;
       } catch (error) {
-        if (!(error instanceof AsanaApiError) || error.code !== 'RATE_LIMITED') {
-          this.rateLimitedWithoutRetryAfter = 0;
+        const pauseMs = pauseAfterMs(error, this.pausesInARow);
+        if (pauseMs === null) {
+          this.pausesInARow = 0;
           throw error;
         }
-        const pauseMs = rateLimitPauseMs(error.retryAfterMs, this.rateLimitedWithoutRetryAfter);
-        this.rateLimitedWithoutRetryAfter = error.retryAfterMs === null ? this.rateLimitedWithoutRetryAfter + 1 : 0;
+        const withRetryAfter = (error as AsanaApiError).retryAfterMs !== null;
+        this.pausesInARow = withRetryAfter ? 0 : this.pausesInARow + 1;
         this.pauseFor(pauseMs);
-        this.options.onRateLimited?.(error, pauseMs);
+        this.options.onPause?.(error as AsanaApiError, pauseMs);
       }
     }
   }

@@ -41,4 +41,24 @@ describe('PacedResourceFetcher against the simulated API under rate limits', () 
     expect(body.data.rateLimited).toBeLessThanOrEqual(2);
     expect(heartbeats).toBeGreaterThanOrEqual(1);
   });
+
+  it('rides out an API outage: pauses 1 s, then 2 s, and returns the resource', async () => {
+    const outage = await startSimulator();
+    try {
+      const client = new AsanaClient({ baseUrl: `${outage.baseUrl}/api/1.0`, token: TEST_TOKEN });
+      const fetcher = new PacedResourceFetcher(client, 6_000);
+      const gid = outage.workspace.projectTaskHistory(outage.workspace.seededProjects()[0].gid)[0].gid;
+      await request(outage.baseUrl).post('/_sim/api-failures').send({ count: 2, status: 503 }).expect(200);
+      const started = Date.now();
+
+      const task = await fetcher.getResource('task', gid, ['name']);
+
+      expect(task.gid).toBe(gid);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+      const { body } = await request(outage.baseUrl).get('/_sim/api-failures');
+      expect(body.data).toEqual({ pending: 0, status: null, injected: 2 });
+    } finally {
+      await outage.close();
+    }
+  });
 });

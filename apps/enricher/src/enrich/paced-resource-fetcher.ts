@@ -4,8 +4,8 @@ import type { ResourceFetcher } from './enrich-event.service';
 
 /**
  * The enricher's view of Asana's API: every fetch waits for the request pacer (the replica's
- * budget, and the pause after a 429) and is asked again after a 429, so rate limiting slows the
- * enricher down instead of failing events.
+ * budget, and the pause after a 429 or an outage answer) and is asked again after it, so rate
+ * limits and outages slow the enricher down instead of failing events.
  */
 export class PacedResourceFetcher implements ResourceFetcher {
   private readonly log = new Logger(PacedResourceFetcher.name);
@@ -17,10 +17,15 @@ export class PacedResourceFetcher implements ResourceFetcher {
   ) {
     this.pacer = new AsanaRequestPacer({
       requestsPerMinute,
-      onRateLimited: (error, pauseMs) =>
+
+      onPause: (error, pauseMs) =>
         this.log.warn({
-          msg: 'Asana answered 429: holding every request to its API',
+          msg:
+            error.code === 'RATE_LIMITED'
+              ? 'Asana answered 429: holding every request to its API'
+              : "Asana's API is failing: holding every request to it",
           pauseMs,
+          status: error.status,
           retryAfterMs: error.retryAfterMs,
           error: error.message,
         }),
