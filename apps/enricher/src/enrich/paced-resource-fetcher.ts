@@ -17,7 +17,6 @@ export class PacedResourceFetcher implements ResourceFetcher {
   ) {
     this.pacer = new AsanaRequestPacer({
       requestsPerMinute,
-
       onPause: (error, pauseMs) =>
         this.log.warn({
           msg:
