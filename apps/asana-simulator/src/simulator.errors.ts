@@ -12,14 +12,27 @@ export type SimulatorErrorCode =
   | 'RATE_LIMITED'
   | 'INJECTED_FAILURE';
 
+export interface SimulatorErrorOptions {
+  cause?: unknown;
+  /** The HTTP status, where one code covers several (an outage: 500, 502, 503 or 504). */
+  status?: number;
+  /** Response headers the answer carries (a 429's Retry-After). */
+  headers?: Record<string, string>;
+}
+
 export class SimulatorError extends Error {
+  readonly status: number | undefined;
+  readonly headers: Record<string, string>;
+
   constructor(
     readonly code: SimulatorErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    { cause, status, headers = {} }: SimulatorErrorOptions = {},
   ) {
-    super(message, options);
+    super(message, { cause });
     this.name = 'SimulatorError';
+    this.status = status;
+    this.headers = headers;
   }
 }
 

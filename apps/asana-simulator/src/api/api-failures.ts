@@ -6,8 +6,8 @@ export type OutageStatus = (typeof OUTAGE_STATUSES)[number];
 
 /** An API request failed on purpose, as Asana's API fails during an outage. */
 export class InjectedFailureError extends SimulatorError {
-  constructor(readonly status: OutageStatus) {
-    super('INJECTED_FAILURE', status === 500 ? 'Server Error' : 'The service is temporarily unavailable');
+  constructor(status: OutageStatus) {
+    super('INJECTED_FAILURE', status === 500 ? 'Server Error' : 'The service is temporarily unavailable', { status });
   }
 }
 

@@ -29,10 +29,12 @@ export interface AdmittedRequest {
 /** Asana's message on every 429. */
 export const RATE_LIMITED_MESSAGE = 'You have made too many requests recently. Please, be chill.';
 
-/** A 429 as the error filter renders it; `retryAfterSeconds` becomes the `Retry-After` header. */
+/** A 429; `retryAfterSeconds`, when known, goes out as the `Retry-After` header. */
 export class RateLimitedError extends SimulatorError {
   constructor(readonly retryAfterSeconds: number | null) {
-    super('RATE_LIMITED', RATE_LIMITED_MESSAGE);
+    super('RATE_LIMITED', RATE_LIMITED_MESSAGE, {
+      headers: retryAfterSeconds === null ? {} : { 'Retry-After': String(retryAfterSeconds) },
+    });
   }
 }
 

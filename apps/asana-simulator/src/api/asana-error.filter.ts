@@ -2,8 +2,6 @@ import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } fro
 import type { Response } from 'express';
 import { randomInt } from 'node:crypto';
 import { SimulatorError, type SimulatorErrorCode } from '../simulator.errors';
-import { InjectedFailureError } from './api-failures';
-import { RateLimitedError } from './api-rate-limits';
 
 /** The `help` Asana attaches to every error. */
 export const ASANA_ERROR_HELP =
@@ -17,7 +15,7 @@ const STATUS: Record<SimulatorErrorCode, number> = {
   NO_ROUTE: 404,
   HANDSHAKE_FAILED: 400,
   RATE_LIMITED: 429,
-  INJECTED_FAILURE: 503,
+  INJECTED_FAILURE: 503, // the error's own status decides
 };
 
 /** Asana's error body: `{"errors":[{"message","help"}]}`, with a `phrase` on 500s for support to look up. */
@@ -43,15 +41,14 @@ export class AsanaErrorFilter implements ExceptionFilter {
       body.errors[0].phrase = errorPhrase();
       this.logger.error({ message: 'request failed', phrase: body.errors[0].phrase, error: String(exception) });
     }
-    if (exception instanceof RateLimitedError && exception.retryAfterSeconds !== null) {
-      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    if (exception instanceof SimulatorError) {
+      for (const [name, value] of Object.entries(exception.headers)) response.setHeader(name, value);
     }
     response.status(status).json(body);
   }
 
   private describe(exception: unknown): [number, string] {
-    if (exception instanceof InjectedFailureError) return [exception.status, exception.message];
-    if (exception instanceof SimulatorError) return [STATUS[exception.code], exception.message];
+    if (exception instanceof SimulatorError) return [exception.status ?? STATUS[exception.code], exception.message];
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       if (status === 404) return [404, 'No matching route for request'];
