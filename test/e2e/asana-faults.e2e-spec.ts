@@ -15,8 +15,8 @@ import {
   expectedRows,
   pipelineStatus,
   projectedTasks,
-  runCli,
-  SimulatedAsana,
+  createWebhook,
+  simulatedProjectGids,
   simulatedTasks,
   startPipeline,
   stopPipeline,
@@ -49,14 +49,8 @@ describe('the pipeline under duplicated and reordered webhook deliveries', () =>
       SIM_RANDOM_SEED: '42',
     });
     changes = await new TopicRecorder([taskTopic()]).start();
-    const asana = new SimulatedAsana(`${pipeline.simulator.url}/api/1.0`);
-    const [workspace] = await asana.call<{ gid: string }[]>('GET', '/workspaces');
-    const projects = await asana.call<{ gid: string }[]>('GET', `/projects?workspace=${workspace.gid}`);
-    for (const project of projects) {
-      const created = JSON.parse(
-        await runCli(pipeline.cliEnv, 'webhooks', 'create', '--resource', project.gid, '--json'),
-      ) as { status: string };
-      expect(created.status).toBe('active');
+    for (const projectGid of await simulatedProjectGids(pipeline)) {
+      expect((await createWebhook(pipeline, projectGid)).status).toBe('active');
     }
   });
 

@@ -98,6 +98,26 @@ export async function runCli(env: Record<string, string>, ...args: string[]): Pr
   return stdout;
 }
 
+/** The gids of the simulator's projects, through Asana's API. */
+export async function simulatedProjectGids(pipeline: Pipeline): Promise<string[]> {
+  const asana = new SimulatedAsana(`${pipeline.simulator.url}/api/1.0`);
+  const [workspace] = await asana.call<{ gid: string }[]>('GET', '/workspaces');
+  const projects = await asana.call<{ gid: string }[]>('GET', `/projects?workspace=${workspace.gid}`);
+  return projects.map((project) => project.gid);
+}
+
+/** `asana-stream webhooks create --resource <gid>`: the handshake runs through the pipeline's ingest. */
+export async function createWebhook(
+  pipeline: Pipeline,
+  resourceGid: string,
+): Promise<{ id: string; status: string; secret: string }> {
+  return JSON.parse(await runCli(pipeline.cliEnv, 'webhooks', 'create', '--resource', resourceGid, '--json')) as {
+    id: string;
+    status: string;
+    secret: string;
+  };
+}
+
 /** Asana's API as the simulator serves it. */
 export class SimulatedAsana {
   constructor(private readonly baseUrl: string) {}

@@ -21,12 +21,13 @@ import {
 import {
   changesInOrderByGid,
   comparableRows,
+  createWebhook,
   expectedRows,
   pipelineStatus,
   projectedTasks,
   queryDatabase,
-  runCli,
   SimulatedAsana,
+  simulatedProjectGids,
   simulatedTasks,
   startPipeline,
   stopPipeline,
@@ -81,12 +82,8 @@ describe('one Asana project, end to end through all four apps', () => {
       names.physical(changeTopic('task').name),
       names.physical(changeTopic('project').name),
     ]).start();
-    const [workspace] = await asana.call<{ gid: string }[]>('GET', '/workspaces');
-    const projects = await asana.call<{ gid: string; name: string }[]>('GET', `/projects?workspace=${workspace.gid}`);
-    projectGid = projects[0].gid;
-    const subscription = JSON.parse(
-      await runCli(pipeline.cliEnv, 'webhooks', 'create', '--resource', projectGid, '--json'),
-    ) as { id: string; status: string; secret: string };
+    [projectGid] = await simulatedProjectGids(pipeline);
+    const subscription = await createWebhook(pipeline, projectGid);
     expect(subscription.status).toBe('active');
     subscriptionId = subscription.id;
   });
