@@ -4,15 +4,14 @@
 # Build: docker build -t asana-stream:local .
 ARG NODE_IMAGE=node:24-slim
 
-# `npm install` with the lockfile rather than `npm ci`: the lockfile lists only the native binaries
-# (e.g. @swc/core-linux-x64-gnu) of the platforms it was resolved on, and `npm ci` refuses a
-# lockfile that lacks another platform's optional package; the locked versions are used either way.
+# `npm ci`: exactly the lockfile, which locks every platform's optional native packages, so the
+# image's platform finds its own.
 
 # --- build: all deps, swc compiles apps/ and libs/ into dist/ (specs are excluded by .swcrc) ---
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm install --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY .swcrc tsconfig.json nest-cli.json ./
 COPY libs ./libs
 COPY apps ./apps
@@ -22,7 +21,7 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm install --omit=dev --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
 
 # --- runtime ---
 FROM ${NODE_IMAGE} AS runtime

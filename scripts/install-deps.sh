@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the npm dependencies as locked, once per lockfile change.
+# Installs the npm dependencies exactly as package-lock.json locks them, once per lockfile change.
 #
-# `npm install` rather than `npm ci`: the lockfile lists only the native binaries of the
-# platforms the registry here serves (e.g. @swc/core-linux-x64-gnu), and `npm ci` rejects a
-# lockfile without every platform's optional package. `npm install` installs the same locked
-# versions; the check below fails if it had to change the lockfile.
+# `npm ci`: exact, and it never writes the lockfile. The lockfile lists every platform's optional
+# native packages (@swc/core-*, @unrs/resolver-binding-* …), so whichever of them the registry
+# serves on a given day, `npm ci` installs this platform's and skips the rest. When package.json
+# and the lockfile disagree, `npm ci` refuses: run `npm install` and commit the lockfile it writes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 stamp=node_modules/.asana-stream-lock.sha256
@@ -12,10 +12,6 @@ want="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
-echo "deps: npm install (package-lock.json changed or node_modules is missing)"
-npm install --no-audit --no-fund --loglevel=error
-if [ "$(sha256sum package-lock.json | cut -d' ' -f1)" != "$want" ]; then
-  echo "deps: npm install changed package-lock.json: package.json and the lockfile disagree; commit the new lockfile" >&2
-  exit 1
-fi
+echo "deps: npm ci (package-lock.json changed or node_modules is missing)"
+npm ci --no-audit --no-fund --loglevel=error
 echo "$want" > "$stamp"

@@ -75,9 +75,9 @@ describe('Dockerfile', () => {
   });
 
   it('compiles with npm run build and ships production dependencies only', () => {
-    expect(instructions.some((l) => /^RUN .*npm (ci|install)\b/.test(l) && !l.includes('--omit=dev'))).toBe(true);
+    expect(instructions.some((l) => /^RUN .*npm ci\b/.test(l) && !l.includes('--omit=dev'))).toBe(true);
     expect(instructions.some((l) => /^RUN .*npm run build\b/.test(l))).toBe(true);
-    expect(instructions.some((l) => /^RUN .*npm (ci|install) .*--omit=dev/.test(l))).toBe(true);
+    expect(instructions.some((l) => /^RUN .*npm ci .*--omit=dev/.test(l))).toBe(true);
     expect(runtime.some((l) => /^COPY --from=\S+ \S*dist\b/.test(l))).toBe(true);
     expect(runtime.some((l) => /^RUN .*npm (ci|install)\b(?!.*--omit=dev)/.test(l))).toBe(false);
   });
