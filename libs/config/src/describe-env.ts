@@ -35,9 +35,14 @@ export function envVariablesOf(app: AppName): EnvVariable[] {
 
 /** `--help` text: what the app does and every variable it reads, with defaults. */
 export function envHelp(app: AppName, summary: string): string {
-  const rows = envVariablesOf(app).map(({ name, defaultValue, sensitive }) => {
-    const shown =
-      defaultValue === undefined ? '(required)' : sensitive ? '(has a default; secret)' : JSON.stringify(defaultValue);
+  const rows = envVariablesOf(app).map(({ name, defaultValue, required, sensitive }) => {
+    const shown = required
+      ? '(required)'
+      : defaultValue === undefined
+        ? '(optional)'
+        : sensitive
+          ? '(has a default; secret)'
+          : JSON.stringify(defaultValue);
     return `  ${name.padEnd(28)} ${shown}`;
   });
   return [

@@ -41,8 +41,35 @@ describe('loadAppConfig', () => {
     expect(() => loadAppConfig('ingest', { INGEST_REQUEST_TIMEOUT_MS: '30000' })).toThrow(/INGEST_REQUEST_TIMEOUT_MS/);
   });
 
-  it('treats empty variables as unset', () => {
-    expect(loadAppConfig('projector', { KAFKA_BROKERS: '' }).kafka.KAFKA_BROKERS).toBe('127.0.0.1:9092');
+  it('names a variable set but empty as an error instead of falling back to its default', () => {
+    expect(() => loadAppConfig('projector', { KAFKA_BROKERS: '' })).toThrow(
+      'KAFKA_BROKERS="": is set but empty; give it a value or remove it to use its default "127.0.0.1:9092"',
+    );
+    expect(() => loadAppConfig('enricher', { ASANA_TOKEN: 't', CONSUMER_GROUP_SUFFIX: '' })).toThrow(
+      'CONSUMER_GROUP_SUFFIX="": is set but empty; give it a value or remove it',
+    );
+  });
+
+  it('does not show the default of a secret that is set but empty', () => {
+    let error: unknown;
+    try {
+      loadAppConfig('ingest', { DATABASE_URL: '' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      'DATABASE_URL="": is set but empty; give it a value or remove it to use its default',
+    ]);
+  });
+
+  it('accepts an empty value where the default is empty (no topic prefix)', () => {
+    expect(loadAppConfig('projector', { KAFKA_TOPIC_PREFIX: '' }).kafka.KAFKA_TOPIC_PREFIX).toBe('');
+  });
+
+  it('ignores empty variables it does not read', () => {
+    expect(loadAppConfig('projector', { ASANA_TOKEN: '', SOMETHING_ELSE: '' }).kafka.KAFKA_BROKERS).toBe(
+      '127.0.0.1:9092',
+    );
   });
 });
 
@@ -62,5 +89,12 @@ describe('envVariablesOf', () => {
     const help = envHelp('ingest', 'receives deliveries');
     for (const { name } of envVariablesOf('ingest')) expect(help).toContain(name);
     expect(help).not.toContain('postgres://postgres@127.0.0.1:5432/asana_stream');
+  });
+
+  it('calls a variable required only when the app cannot start without it', () => {
+    const help = envHelp('enricher', 'fetches states');
+    expect(help).toMatch(/^ {2}ASANA_TOKEN +\(required\)$/m);
+    expect(help).toMatch(/^ {2}CONSUMER_GROUP_SUFFIX +\(optional\)$/m);
+    expect(help.match(/\(required\)/g)).toHaveLength(1);
   });
 });

@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { validateSync, type ValidationError } from 'class-validator';
+import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
 import { SENSITIVE_KEYS } from './sensitive';
 
 /** Thrown when the environment does not describe a runnable app; names every bad variable. */
@@ -19,12 +19,15 @@ export type ConfigOf<P extends Parts> = { readonly [K in keyof P]: Readonly<Inst
 /**
  * Validates an environment once, at startup, against each part and returns the typed nested
  * result. Unknown variables are ignored; every invalid one across all parts is reported at once.
+ * A variable set to the empty string is an error (a manifest that names a variable but forgot its
+ * value), unless its default is itself empty.
  */
 export function loadConfig<P extends Parts>(parts: P, env: Record<string, string | undefined>): ConfigOf<P> {
   const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const problems: string[] = [];
   const config: Record<string, object> = {};
   for (const [name, part] of Object.entries(parts)) {
+    problems.push(...emptyVariables(part, env));
     const instance = plainToInstance(part, defined, { enableImplicitConversion: false, exposeDefaultValues: true });
     const errors = validateSync(instance, { whitelist: true, forbidUnknownValues: true });
     problems.push(...errors.flatMap((error) => describe(error, defined)));
@@ -32,6 +35,25 @@ export function loadConfig<P extends Parts>(parts: P, env: Record<string, string
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   return config as ConfigOf<P>;
+}
+
+/** `NAME=""` for each variable of `part` set but empty whose default is not empty. */
+function emptyVariables(part: EnvClass, env: Record<string, string | undefined>): string[] {
+  const defaults = new part() as Record<string, unknown>;
+  const names = new Set(
+    getMetadataStorage()
+      .getTargetValidationMetadatas(part, '', false, false)
+      .map((m) => m.propertyName),
+  );
+  return [...names]
+    .filter((variable) => env[variable] === '' && defaults[variable] !== '')
+    .map((variable) => {
+      const fallback = defaults[variable];
+      const shown = SENSITIVE_KEYS.has(variable) ? 'its default' : `its default ${JSON.stringify(fallback)}`;
+      return fallback === undefined
+        ? `${variable}="": is set but empty; give it a value or remove it`
+        : `${variable}="": is set but empty; give it a value or remove it to use ${shown}`;
+    });
 }
 
 /** One line per failed constraint, showing the variable as it was set (secrets hidden). */
