@@ -1,22 +1,24 @@
-import { asanaErrorForStatus } from './asana-api.errors';
+import { AsanaStreamError, classifyError } from '@asana-stream/errors';
+import { AsanaApiError, asanaErrorForStatus } from './asana-api.errors';
 
 describe('asanaErrorForStatus', () => {
   it.each([
-    [404, 'NOT_VISIBLE', false],
-    [403, 'NOT_VISIBLE', false],
-    [429, 'RATE_LIMITED', true],
-    [401, 'UNAUTHORIZED', true],
-    [400, 'REJECTED', false],
-    [402, 'REJECTED', false],
-    [451, 'REJECTED', false],
-    [500, 'UNAVAILABLE', true],
-    [502, 'UNAVAILABLE', true],
-    [503, 'UNAVAILABLE', true],
-    [504, 'UNAVAILABLE', true],
-  ])('classifies %i as %s (retriable: %s)', (status, code, retriable) => {
+    [404, 'NOT_VISIBLE', 'dead-letter'],
+    [403, 'NOT_VISIBLE', 'dead-letter'],
+    [429, 'RATE_LIMITED', 'retry'],
+    [401, 'UNAUTHORIZED', 'halt'],
+    [400, 'REJECTED', 'dead-letter'],
+    [402, 'REJECTED', 'dead-letter'],
+    [451, 'REJECTED', 'dead-letter'],
+    [500, 'UNAVAILABLE', 'retry'],
+    [502, 'UNAVAILABLE', 'retry'],
+    [503, 'UNAVAILABLE', 'retry'],
+    [504, 'UNAVAILABLE', 'retry'],
+  ])('classifies %i as %s (%s)', (status, code, disposition) => {
     const error = asanaErrorForStatus(status, 'm', null);
     expect(error.code).toBe(code);
-    expect(error.retriable).toBe(retriable);
+    expect(error.disposition).toBe(disposition);
+    expect(error.retriable).toBe(disposition === 'retry');
     expect(error.status).toBe(status);
   });
 
@@ -26,5 +28,34 @@ describe('asanaErrorForStatus', () => {
 
   it.each([[null], ['soon'], ['-5'], ['']])('leaves retryAfterMs empty for an unusable Retry-After %p', (header) => {
     expect(asanaErrorForStatus(429, 'm', header).retryAfterMs).toBeNull();
+  });
+});
+
+describe('AsanaApiError', () => {
+  it('is an AsanaStreamError the classifier keeps as it is, with status and Retry-After in its log form', () => {
+    const error = asanaErrorForStatus(429, 'GET /tasks/1 → 429: slow down', '2');
+    expect(error).toBeInstanceOf(AsanaStreamError);
+    expect(classifyError(error)).toBe(error);
+    expect(JSON.parse(JSON.stringify(error))).toEqual({
+      name: 'AsanaApiError',
+      code: 'RATE_LIMITED',
+      disposition: 'retry',
+      retriable: true,
+      message: 'GET /tasks/1 → 429: slow down',
+      details: { status: 429, retryAfterMs: 2_000 },
+    });
+  });
+
+  it('lets the thrower dead-letter a code that would retry, but never retry an UNAUTHORIZED', () => {
+    expect(new AsanaApiError('MALFORMED_RESPONSE', 'no secret', 201, false).disposition).toBe('dead-letter');
+    expect(new AsanaApiError('MALFORMED_RESPONSE', 'not JSON', 200).disposition).toBe('retry');
+    expect(new AsanaApiError('UNAUTHORIZED', 'bad token', 401, true).disposition).toBe('halt');
+  });
+
+  it('keeps its cause', () => {
+    const cause = new TypeError('fetch failed');
+    expect(new AsanaApiError('UNAVAILABLE', 'GET /tasks/1: fetch failed', null, true, null, { cause }).cause).toBe(
+      cause,
+    );
   });
 });

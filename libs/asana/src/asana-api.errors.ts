@@ -1,36 +1,51 @@
-/** Codes of failures talking to Asana's API; `retriable` says whether trying later can help. */
-export type AsanaApiErrorCode =
-  | 'NOT_VISIBLE' // 404, or 403 for an object we may no longer see: treated as deleted
-  | 'RATE_LIMITED' // 429
-  | 'UNAUTHORIZED' // 401: the token is wrong or expired
-  | 'REJECTED' // other 4xx: the request itself is wrong
-  | 'UNAVAILABLE' // 5xx, timeouts, connection failures
-  | 'MALFORMED_RESPONSE';
+import { AsanaStreamError, type ErrorCode } from '@asana-stream/errors';
 
-export class AsanaApiError extends Error {
+/**
+ * Codes of failures talking to Asana's API, a part of the project's list (`@asana-stream/errors`,
+ * which decides each one's disposition):
+ * - NOT_VISIBLE (dead-letter): 404, or 403 for an object we may no longer see: treated as deleted
+ * - RATE_LIMITED (retry): 429
+ * - UNAUTHORIZED (halt): 401, the token is wrong or expired: no request can succeed
+ * - REJECTED (dead-letter): other 4xx, the request itself is wrong
+ * - UNAVAILABLE (retry): 5xx, timeouts, connection failures
+ * - MALFORMED_RESPONSE (retry): a body that is not Asana's JSON
+ */
+export type AsanaApiErrorCode = Extract<
+  ErrorCode,
+  'NOT_VISIBLE' | 'RATE_LIMITED' | 'UNAUTHORIZED' | 'REJECTED' | 'UNAVAILABLE' | 'MALFORMED_RESPONSE'
+>;
+
+export class AsanaApiError extends AsanaStreamError {
+  declare readonly code: AsanaApiErrorCode;
+
+  /**
+   * `retriable` overrides the code's disposition between retry and dead-letter when the caller
+   * knows better (a webhook created without its secret is not worth asking for again); it
+   * defaults to the code's own, and cannot make UNAUTHORIZED retriable.
+   */
   constructor(
-    readonly code: AsanaApiErrorCode,
+    code: AsanaApiErrorCode,
     message: string,
     readonly status: number | null,
-    readonly retriable: boolean,
+    retriable?: boolean,
     /** From `Retry-After` on 429s, when Asana sent a parseable one. */
     readonly retryAfterMs: number | null = null,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, { cause: options?.cause, retriable, details: { status, retryAfterMs } });
     this.name = 'AsanaApiError';
   }
 }
 
 /** Classifies an HTTP failure from Asana, per Asana's documented status codes. */
 export function asanaErrorForStatus(status: number, message: string, retryAfter: string | null): AsanaApiError {
-  if (status === 404 || status === 403) return new AsanaApiError('NOT_VISIBLE', message, status, false);
+  if (status === 404 || status === 403) return new AsanaApiError('NOT_VISIBLE', message, status);
   if (status === 429) {
     const seconds = retryAfter === null || retryAfter.trim() === '' ? NaN : Number(retryAfter);
     const retryAfterMs = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : null;
-    return new AsanaApiError('RATE_LIMITED', message, status, true, retryAfterMs);
+    return new AsanaApiError('RATE_LIMITED', message, status, undefined, retryAfterMs);
   }
-  if (status === 401) return new AsanaApiError('UNAUTHORIZED', message, status, true);
-  if (status >= 500) return new AsanaApiError('UNAVAILABLE', message, status, true);
-  return new AsanaApiError('REJECTED', message, status, false);
+  if (status === 401) return new AsanaApiError('UNAUTHORIZED', message, status);
+  if (status >= 500) return new AsanaApiError('UNAVAILABLE', message, status);
+  return new AsanaApiError('REJECTED', message, status);
 }

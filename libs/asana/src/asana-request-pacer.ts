@@ -30,24 +30,19 @@ export const MAX_OUTAGE_PAUSE_MS = 60_000;
 
 /**
  * How long to hold every request after `error`, given how many pausing answers without a
- * Retry-After came right before it; null when the error is the request's own business.
+ * Retry-After came right before it; null when the error is not Asana's to retry (its
+ * disposition is not `retry`: the request's own business, or a halt such as a refused token).
  * - 429: Asana's `Retry-After` when it sent one (refused requests count against the budget, so
  *   asking sooner only makes it worse); otherwise 1 s, doubling up to 32 s.
  * - An outage (5xx, timeout, refused connection, a body that is not Asana's JSON): 1 s, doubling
  *   up to 60 s. Asana failing fails every request alike, so they all wait, and ask again after.
  */
 export function pauseAfterMs(error: unknown, previousPauses: number): number | null {
-  if (!(error instanceof AsanaApiError)) return null;
+  if (!(error instanceof AsanaApiError) || error.disposition !== 'retry') return null;
   const backoff = (max: number) => Math.min(max, FIRST_PAUSE_MS * 2 ** previousPauses);
-  switch (error.code) {
-    case 'RATE_LIMITED':
-      return error.retryAfterMs ?? backoff(MAX_RATE_LIMIT_PAUSE_MS);
-    case 'UNAVAILABLE':
-    case 'MALFORMED_RESPONSE':
-      return backoff(MAX_OUTAGE_PAUSE_MS);
-    default:
-      return null;
-  }
+  return error.code === 'RATE_LIMITED'
+    ? (error.retryAfterMs ?? backoff(MAX_RATE_LIMIT_PAUSE_MS))
+    : backoff(MAX_OUTAGE_PAUSE_MS);
 }
 
 /**

@@ -1,12 +1,19 @@
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
+import { AsanaStreamError } from '@asana-stream/errors';
 import { SENSITIVE_KEYS } from './sensitive';
 
 /** Thrown when the environment does not describe a runnable app; names every bad variable. */
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
+export class ConfigError extends AsanaStreamError {
+  declare readonly code: 'CONFIG_INVALID';
   constructor(readonly problems: string[]) {
-    super(`invalid configuration (fix these environment variables):\n  - ${problems.join('\n  - ')}`);
+    super(
+      'CONFIG_INVALID',
+      `invalid configuration (fix these environment variables):\n  - ${problems.join('\n  - ')}`,
+      {
+        details: { problems },
+      },
+    );
     this.name = 'ConfigError';
   }
 }
@@ -37,21 +44,24 @@ export function loadConfig<P extends Parts>(parts: P, env: Record<string, string
   return config as ConfigOf<P>;
 }
 
-/** `NAME=""` for each variable of `part` set but empty whose default is not empty. */
+/**
+ * `NAME=""` for each variable of `part` set but empty where empty means nothing: one with a
+ * non-empty default, or a required one. Where the default is empty or the variable is optional
+ * (KAFKA_TOPIC_PREFIX, CONSUMER_GROUP_SUFFIX), empty is a deliberate "none" and passes.
+ */
 function emptyVariables(part: EnvClass, env: Record<string, string | undefined>): string[] {
   const defaults = new part() as Record<string, unknown>;
-  const names = new Set(
-    getMetadataStorage()
-      .getTargetValidationMetadatas(part, '', false, false)
-      .map((m) => m.propertyName),
-  );
+  const metadata = getMetadataStorage().getTargetValidationMetadatas(part, '', false, false);
+  // @IsOptional() is stored as a conditional validation.
+  const optional = new Set(metadata.filter((m) => m.type === 'conditionalValidation').map((m) => m.propertyName));
+  const names = new Set(metadata.map((m) => m.propertyName));
   return [...names]
-    .filter((variable) => env[variable] === '' && defaults[variable] !== '')
+    .filter((variable) => env[variable] === '' && defaults[variable] !== '' && !optional.has(variable))
     .map((variable) => {
       const fallback = defaults[variable];
       const shown = SENSITIVE_KEYS.has(variable) ? 'its default' : `its default ${JSON.stringify(fallback)}`;
       return fallback === undefined
-        ? `${variable}="": is set but empty; give it a value or remove it`
+        ? `${variable}="": is set but empty; give it a value`
         : `${variable}="": is set but empty; give it a value or remove it to use ${shown}`;
     });
 }

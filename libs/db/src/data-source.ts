@@ -1,5 +1,6 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { Client } from 'pg';
+import { AsanaStreamError } from '@asana-stream/errors';
 import { OutboxEntity } from './entities/outbox.entity';
 import { ProjectEntity } from './entities/project.entity';
 import { ResourceEntity } from './entities/resource.entity';
@@ -11,7 +12,7 @@ export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity
 export const MIGRATIONS = [InitialSchema1763856000000];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */
-export function dataSourceOptions(databaseUrl: string, poolSize = 10): DataSourceOptions {
+export function dataSourceOptions(databaseUrl: string, poolSize = 10, connectTimeoutMs = 10_000): DataSourceOptions {
   return {
     type: 'postgres',
     url: databaseUrl,
@@ -20,18 +21,21 @@ export function dataSourceOptions(databaseUrl: string, poolSize = 10): DataSourc
     synchronize: false,
     migrationsRun: false,
     migrationsTransactionMode: 'all',
-    extra: { max: poolSize },
+    // pg waits forever for a connection by default: a host that drops packets would hang the app.
+    extra: { max: poolSize, connectionTimeoutMillis: connectTimeoutMs },
   };
 }
 
-export function createDataSource(databaseUrl: string, poolSize?: number): DataSource {
-  return new DataSource(dataSourceOptions(databaseUrl, poolSize));
+export function createDataSource(databaseUrl: string, poolSize?: number, connectTimeoutMs?: number): DataSource {
+  return new DataSource(dataSourceOptions(databaseUrl, poolSize, connectTimeoutMs));
 }
 
-/** Thrown when the database cannot serve the apps; the message says what to do. */
-export class DatabaseNotReadyError extends Error {
+/** Thrown when the database cannot serve the apps (code DATABASE_NOT_READY: halt); the message says what to do. */
+export class DatabaseNotReadyError extends AsanaStreamError {
+  declare readonly code: 'DATABASE_NOT_READY';
+
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('DATABASE_NOT_READY', message, { cause: options?.cause });
     this.name = 'DatabaseNotReadyError';
   }
 }

@@ -25,8 +25,8 @@ export const RESOURCE_FETCHER = Symbol('RESOURCE_FETCHER');
  * Turns one compact Asana event into the resource's current state: events carry no state, so
  * it is fetched from the API. A resource Asana no longer shows (404/403), or a `deleted` event
  * newer than the state the API returns, becomes a tombstone (see decideState).
- * A 429 only slows the fetch down (see PacedResourceFetcher); other API failures throw, leaving
- * the event uncommitted so it is retried.
+ * A 429 or an outage only slows the fetch down (see PacedResourceFetcher); other failures throw
+ * for the consumer to act on their disposition (`classifyError`, `@asana-stream/errors`).
  */
 @Injectable()
 export class EnrichEventService {

@@ -24,9 +24,7 @@ export class PacedResourceFetcher implements ResourceFetcher {
               ? 'Asana answered 429: holding every request to its API'
               : "Asana's API is failing: holding every request to it",
           pauseMs,
-          status: error.status,
-          retryAfterMs: error.retryAfterMs,
-          error: error.message,
+          error: error.toJSON(),
         }),
     });
   }

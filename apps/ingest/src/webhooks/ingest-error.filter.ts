@@ -1,5 +1,6 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
+import { classifyError } from '@asana-stream/errors';
 import { IngestError, type IngestErrorCode } from './ingest.errors';
 
 /**
@@ -23,8 +24,11 @@ export class IngestErrorFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse<Response>();
     if (error instanceof IngestError) {
       const status = STATUS_BY_CODE[error.code];
-      if (status >= 500) this.log.error({ msg: 'delivery not accepted', code: error.code, error: String(error.cause) });
-      else this.log.warn({ msg: 'delivery rejected', code: error.code, reason: error.message });
+      if (status >= 500) {
+        // The cause's log form: its code and a message without credentials or message bodies.
+        const cause = error.cause === undefined ? undefined : classifyError(error.cause).toJSON();
+        this.log.error({ msg: 'delivery not accepted', code: error.code, cause });
+      } else this.log.warn({ msg: 'delivery rejected', code: error.code, reason: error.message });
       response.status(status).json({ error: error.code, message: error.message });
       return;
     }

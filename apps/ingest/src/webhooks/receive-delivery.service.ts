@@ -50,10 +50,10 @@ export class ReceiveDeliveryService {
   ): Promise<DeliveryReceipt> {
     const subscription = await this.subscriptions.findReceiving(subscriptionId);
     if (!subscription?.secret) {
-      throw new IngestError('UNKNOWN_SUBSCRIPTION', 'no subscription with a completed handshake has this id', false);
+      throw new IngestError('UNKNOWN_SUBSCRIPTION', 'no subscription with a completed handshake has this id');
     }
     if (!isValidAsanaSignature(subscription.secret, rawBody, headers[ASANA_HOOK_SIGNATURE_HEADER])) {
-      throw new IngestError('BAD_SIGNATURE', 'X-Hook-Signature does not match the body', false);
+      throw new IngestError('BAD_SIGNATURE', 'X-Hook-Signature does not match the body');
     }
     const delivery = this.parse(rawBody);
     const receivedAt = new Date().toISOString();
@@ -101,15 +101,12 @@ export class ReceiveDeliveryService {
     try {
       body = secureJson.parse(rawBody, undefined, { protoAction: 'error', constructorAction: 'error' });
     } catch (error) {
-      throw new IngestError(
-        'MALFORMED_DELIVERY',
-        `the body is not acceptable JSON: ${(error as Error).message}`,
-        false,
-      );
+      // Not the parser's message: it quotes the body, and this one is logged.
+      throw new IngestError('MALFORMED_DELIVERY', 'the body is not acceptable JSON', { cause: error });
     }
     const problems = deliveryProblems(body);
     if (problems.length > 0) {
-      throw new IngestError('MALFORMED_DELIVERY', `not an Asana delivery: ${problems.slice(0, 5).join('; ')}`, false);
+      throw new IngestError('MALFORMED_DELIVERY', `not an Asana delivery: ${problems.slice(0, 5).join('; ')}`);
     }
     return body as AsanaDelivery;
   }
@@ -124,7 +121,7 @@ export class ReceiveDeliveryService {
     try {
       await Promise.race([this.publisher.publish(topicMessages), timeout]);
     } catch (cause) {
-      throw new IngestError('KAFKA_UNAVAILABLE', 'the delivery could not be stored; retry later', true, { cause });
+      throw new IngestError('KAFKA_UNAVAILABLE', 'the delivery could not be stored; retry later', { cause });
     } finally {
       clearTimeout(timer);
     }
