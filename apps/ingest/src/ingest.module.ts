@@ -1,48 +1,26 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { APP_CONFIG, type IngestConfig } from '@asana-stream/config';
-import { TopicNames } from '@asana-stream/contracts';
-import { dataSourceOptions, DatabaseReadinessCheck, SubscriptionEntity } from '@asana-stream/db';
-import { HealthModule } from '@asana-stream/runtime';
-import { createKafkaClient, KafkaPublisher, KafkaPublisherReadinessCheck } from '@asana-stream/kafka';
-import { TelemetryModule } from '@asana-stream/telemetry';
+import { SubscriptionEntity } from '@asana-stream/db';
+import type { PipelineApp } from '@asana-stream/runtime';
+import { configureIngestApp } from './ingest.app';
 import { IngestErrorFilter } from './webhooks/ingest-error.filter';
 import { ReceiveDeliveryService } from './webhooks/receive-delivery.service';
 import { SubscriptionsRepository } from './webhooks/subscriptions.repository';
 import { WebhooksController } from './webhooks/webhooks.controller';
 
-const READINESS = [DatabaseReadinessCheck, KafkaPublisherReadinessCheck];
+@Module({
+  imports: [TypeOrmModule.forFeature([SubscriptionEntity])],
+  controllers: [WebhooksController],
+  providers: [{ provide: APP_FILTER, useClass: IngestErrorFilter }, SubscriptionsRepository, ReceiveDeliveryService],
+})
+export class IngestModule {}
 
-@Module({})
-export class IngestModule {
-  static forRoot(config: IngestConfig): DynamicModule {
-    const publisher = {
-      provide: KafkaPublisher,
-      useFactory: () =>
-        new KafkaPublisher(createKafkaClient({ brokers: config.kafka.KAFKA_BROKERS, clientId: 'asana-stream-ingest' })),
-    };
-    return {
-      module: IngestModule,
-      global: true,
-      imports: [
-        TelemetryModule,
-        TypeOrmModule.forRoot(dataSourceOptions(config.db.DATABASE_URL)),
-        TypeOrmModule.forFeature([SubscriptionEntity]),
-        HealthModule.register(READINESS),
-      ],
-      controllers: [WebhooksController],
-      providers: [
-        { provide: APP_CONFIG, useValue: config },
-        { provide: TopicNames, useValue: new TopicNames(config.kafka.KAFKA_TOPIC_PREFIX) },
-        { provide: APP_FILTER, useClass: IngestErrorFilter },
-        publisher,
-        SubscriptionsRepository,
-        ReceiveDeliveryService,
-        DatabaseReadinessCheck,
-        KafkaPublisherReadinessCheck,
-      ],
-      exports: [KafkaPublisher, ...READINESS],
-    };
-  }
-}
+export const INGEST_APP: PipelineApp<'ingest'> = {
+  name: 'ingest',
+  summary: 'receives Asana webhook deliveries (handshake, signature) and publishes each event to Kafka',
+  module: IngestModule,
+  database: true,
+  publishes: true,
+  http: { bodyParser: false, configure: configureIngestApp },
+};

@@ -8,13 +8,14 @@ import {
   IngestEnv,
   KafkaEnv,
   LogEnv,
+  StartupEnv,
   WebhookAdminEnv,
 } from './env.parts';
 import { loadConfig, type ConfigOf } from './load-config';
 
 /** Which pieces of configuration each app reads. Everything an app reads is listed here. */
 export const APP_CONFIG_PARTS = {
-  ingest: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, http: HttpEnv, ingest: IngestEnv },
+  ingest: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, http: HttpEnv, ingest: IngestEnv, startup: StartupEnv },
   enricher: {
     log: LogEnv,
     kafka: KafkaEnv,
@@ -22,9 +23,17 @@ export const APP_CONFIG_PARTS = {
     asana: AsanaApiEnv,
     pacing: AsanaPacingEnv,
     consumer: ConsumerEnv,
+    startup: StartupEnv,
   },
-  projector: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, http: HttpEnv, consumer: ConsumerEnv },
-  fanout: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, http: HttpEnv, fanout: FanoutEnv },
+  projector: {
+    log: LogEnv,
+    kafka: KafkaEnv,
+    db: DatabaseEnv,
+    http: HttpEnv,
+    consumer: ConsumerEnv,
+    startup: StartupEnv,
+  },
+  fanout: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, http: HttpEnv, fanout: FanoutEnv, startup: StartupEnv },
   cli: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, asana: AsanaApiEnv, webhooks: WebhookAdminEnv },
 } as const;
 

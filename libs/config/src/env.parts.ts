@@ -126,3 +126,26 @@ export class WebhookAdminEnv {
   )
   INGEST_PUBLIC_URL = 'http://127.0.0.1:3000';
 }
+
+export class StartupEnv {
+  /**
+   * Times each dependency (Postgres, Kafka) is tried at startup before the app gives up and exits
+   * 1, saying what it could not reach. With the default interval that is about 30 s of trying,
+   * well inside the 60 s the Kubernetes startup probes allow.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  STARTUP_CONNECT_ATTEMPTS = 10;
+
+  /**
+   * Milliseconds from the start of one attempt to the start of the next; an attempt that has no
+   * answer within this (or 1 s, whichever is longer) counts as failed.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  STARTUP_CONNECT_INTERVAL_MS = 3000;
+}

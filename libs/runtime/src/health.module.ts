@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Module, type DynamicModule, type Type } from '@nestjs/common';
+import { Controller, Get, Inject, Module, type DynamicModule, type ModuleMetadata, type Type } from '@nestjs/common';
 import {
   HealthCheck,
   HealthCheckService,
@@ -51,17 +51,27 @@ class HealthController {
   }
 }
 
+export interface HealthModuleOptions {
+  /**
+   * Every check of the app, one instance each: the health module injects them, it never makes
+   * its own, so a check that is also a service (fanout's relay) reports on the running instance.
+   */
+  checks: Type<ReadinessCheck>[];
+  /** The modules that export `checks`. */
+  imports: ModuleMetadata['imports'];
+}
+
 /**
  * `GET /health/live` and `GET /health/ready` for Kubernetes probes, built on @nestjs/terminus.
- * `checks` implement `ReadinessCheck` and must be provided (and exported) by a global module
- * of the app: the health module uses the app's instances, it never makes its own.
+ * The checks are collected into one list when the app starts (`READINESS_CHECKS`); the pipeline
+ * bootstrap passes the checks of what it wires (database, producer, consumer) plus the app's own.
  */
 @Module({})
 export class HealthModule {
-  static register(checks: Type<ReadinessCheck>[]): DynamicModule {
+  static register({ checks, imports = [] }: HealthModuleOptions): DynamicModule {
     return {
       module: HealthModule,
-      imports: [TerminusModule.forRoot({ logger: false })],
+      imports: [TerminusModule.forRoot({ logger: false }), ...imports],
       controllers: [HealthController],
       providers: [{ provide: READINESS_CHECKS, useFactory: (...found: ReadinessCheck[]) => found, inject: checks }],
     };

@@ -1,2 +1,4 @@
 export * from './health.module';
+export * from './pipeline-app';
 export * from './run-app';
+export * from './wait-for-dependencies';

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Client } from 'pg';
 import request from 'supertest';
 import { asanaEventId, signAsanaBody, type AsanaEvent } from '@asana-stream/asana';
-import { loadAppConfig } from '@asana-stream/config';
 import { TOPICS, type AsanaEventEnvelope, type RawDeliveryRecord, type TopicNames } from '@asana-stream/contracts';
+import { createPipelineApp } from '@asana-stream/runtime';
 import {
   asanaTaskEvent,
   createTestDatabase,
@@ -18,8 +16,7 @@ import {
   type ReceivedMessage,
   type TestDatabase,
 } from '@asana-stream/testing';
-import { configureIngestApp } from '../ingest.app';
-import { IngestModule } from '../ingest.module';
+import { INGEST_APP } from '../ingest.module';
 
 const SECRET = 'a-webhook-secret-of-32-characters';
 
@@ -37,14 +34,9 @@ function event(gid: string, field: string): AsanaEvent {
 const deliveryBody = (...events: AsanaEvent[]): string =>
   `{ "events" :\n  ${JSON.stringify(events, null, 1)} , "note": "résumé ✓" }\n`;
 
-/** The real IngestModule, in-process, configured as main.ts configures it. */
+/** The real ingest app, in-process, built by the same bootstrap as main.ts (short of listening). */
 async function startIngest(env: Record<string, string>): Promise<INestApplication> {
-  const config = loadAppConfig('ingest', env);
-  const app = await NestFactory.create<NestExpressApplication>(IngestModule.forRoot(config), {
-    bodyParser: false,
-    logger: false,
-  });
-  configureIngestApp(app, config);
+  const { app } = await createPipelineApp(INGEST_APP, env, { logger: false });
   return app.init();
 }
 
