@@ -1,14 +1,16 @@
 import request from 'supertest';
 import { AsanaClient } from '@asana-stream/asana';
-import { startSimulator, TEST_TOKEN, type RunningSimulator } from '../../../asana-simulator/test/simulator-harness';
+import { startSimulatorProcess, type SimulatorProcess } from '@asana-stream/testing';
 import { PacedResourceFetcher } from './paced-resource-fetcher';
 
+// The simulator runs as a process through its production entrypoint (apps never import each
+// other's code), and the pauses are real seconds: an integration test.
 describe('PacedResourceFetcher against the simulated API under rate limits', () => {
-  let sim: RunningSimulator;
+  let sim: SimulatorProcess;
 
   beforeAll(async () => {
     // 3 requests per 2-second window, far below what the fetcher's own budget would allow.
-    sim = await startSimulator({
+    sim = await startSimulatorProcess({
       SIM_RATE_LIMIT_REQUESTS: '3',
       SIM_RATE_LIMIT_WINDOW_SECONDS: '2',
       SIM_SEED_TASKS_PER_PROJECT: '8',
@@ -16,13 +18,13 @@ describe('PacedResourceFetcher against the simulated API under rate limits', () 
   });
 
   afterAll(async () => {
-    await sim.close();
+    await sim?.stop();
   });
 
   it('fetches every resource despite 429s, asking again only once Retry-After has passed', async () => {
-    const client = new AsanaClient({ baseUrl: `${sim.baseUrl}/api/1.0`, token: TEST_TOKEN });
+    const client = new AsanaClient({ baseUrl: sim.apiUrl, token: sim.token });
     const fetcher = new PacedResourceFetcher(client, 6_000);
-    const gids = sim.workspace.projectTaskHistory(sim.workspace.seededProjects()[0].gid).map((task) => task.gid);
+    const gids = await sim.firstProjectTaskGids();
     expect(gids).toHaveLength(8);
     let heartbeats = 0;
 
@@ -43,11 +45,11 @@ describe('PacedResourceFetcher against the simulated API under rate limits', () 
   });
 
   it('rides out an API outage: pauses 1 s, then 2 s, and returns the resource', async () => {
-    const outage = await startSimulator();
+    const outage = await startSimulatorProcess();
     try {
-      const client = new AsanaClient({ baseUrl: `${outage.baseUrl}/api/1.0`, token: TEST_TOKEN });
+      const client = new AsanaClient({ baseUrl: outage.apiUrl, token: outage.token });
       const fetcher = new PacedResourceFetcher(client, 6_000);
-      const gid = outage.workspace.projectTaskHistory(outage.workspace.seededProjects()[0].gid)[0].gid;
+      const [gid] = await outage.firstProjectTaskGids();
       await request(outage.baseUrl).post('/_sim/api-failures').send({ count: 2, status: 503 }).expect(200);
       const started = Date.now();
 
@@ -58,7 +60,7 @@ describe('PacedResourceFetcher against the simulated API under rate limits', () 
       const { body } = await request(outage.baseUrl).get('/_sim/api-failures');
       expect(body.data).toEqual({ pending: 0, status: null, injected: 2 });
     } finally {
-      await outage.close();
+      await outage.stop();
     }
   });
 });
