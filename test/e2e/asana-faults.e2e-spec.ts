@@ -50,7 +50,7 @@ describe('the pipeline under duplicated and reordered webhook deliveries', () =>
     });
     changes = await new TopicRecorder([taskTopic()]).start();
     for (const projectGid of await simulatedProjectGids(pipeline)) {
-      expect((await createWebhook(pipeline, projectGid)).status).toBe('active');
+      expect((await createWebhook(pipeline, projectGid)).subscription.status).toBe('active');
     }
   });
 

@@ -106,16 +106,20 @@ export async function simulatedProjectGids(pipeline: Pipeline): Promise<string[]
   return projects.map((project) => project.gid);
 }
 
-/** `asana-stream webhooks create --resource <gid>`: the handshake runs through the pipeline's ingest. */
+/**
+ * `asana-stream webhooks create --resource <gid>`: the handshake runs through the pipeline's
+ * ingest. Also returns everything the command wrote, to check that no secret is in it.
+ */
 export async function createWebhook(
   pipeline: Pipeline,
   resourceGid: string,
-): Promise<{ id: string; status: string; secret: string }> {
-  return JSON.parse(await runCli(pipeline.cliEnv, 'webhooks', 'create', '--resource', resourceGid, '--json')) as {
-    id: string;
-    status: string;
-    secret: string;
-  };
+): Promise<{ subscription: { id: string; status: string } & Record<string, unknown>; output: string }> {
+  const { stdout, stderr } = await run(
+    process.execPath,
+    [join(REPO_ROOT, 'dist/apps/cli/src/main.js'), 'webhooks', 'create', '--resource', resourceGid, '--json'],
+    { env: { PATH: process.env.PATH ?? '', ...pipeline.cliEnv }, cwd: REPO_ROOT },
+  );
+  return { subscription: JSON.parse(stdout) as { id: string; status: string }, output: stdout + stderr };
 }
 
 /** Asana's API as the simulator serves it. */

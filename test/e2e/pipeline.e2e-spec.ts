@@ -83,9 +83,17 @@ describe('one Asana project, end to end through all four apps', () => {
       names.physical(changeTopic('project').name),
     ]).start();
     [projectGid] = await simulatedProjectGids(pipeline);
-    const subscription = await createWebhook(pipeline, projectGid);
+    const { subscription, output } = await createWebhook(pipeline, projectGid);
     expect(subscription.status).toBe('active');
     subscriptionId = subscription.id;
+    // The secret Asana and ingest share is never printed, in --json or otherwise.
+    const [{ secret }] = await queryDatabase<{ secret: string }>(
+      db,
+      /* sql */ `SELECT secret FROM subscriptions WHERE id = '${subscription.id}'`,
+    );
+    expect(secret).toMatch(/\S{16,}/);
+    expect(output).not.toContain(secret);
+    expect(subscription).not.toHaveProperty('secret');
   });
 
   afterAll(async () => {

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadAppConfig } from '@asana-stream/config';
 import { EXIT_CONFIG } from '@asana-stream/runtime';
 import type { CliContext } from './cli-context';
+import { describeCliFailure } from './cli-failure';
 import { registerSetupCommands } from './commands/setup.command';
 import { registerStatusCommand } from './commands/status.command';
 import { registerWebhookCommands } from './commands/webhooks.command';
@@ -34,16 +35,24 @@ registerSetupCommands(program, getContext);
 registerWebhookCommands(program, getContext);
 registerStatusCommand(program, getContext);
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof CommanderError) {
-    process.exitCode = error.exitCode;
-    return;
-  }
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exitCode = EXIT_CONFIG;
-    return;
-  }
-  process.stderr.write(`asana-stream: ${(error as Error).message}\n`);
-  process.exitCode = 1;
-});
+program
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = EXIT_CONFIG;
+      return;
+    }
+    process.stderr.write(`asana-stream: ${describeCliFailure(error)}\n`);
+    if (process.env.LOG_LEVEL === 'debug') process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    // Every command closes what it opened; should a client library still hold a timer or a
+    // socket (kafkajs reconnecting), the command is over all the same.
+    setTimeout(() => process.exit(), 1000).unref();
+  });

@@ -1,28 +1,28 @@
 import type { Command } from 'commander';
 import { type CliConfig } from '@asana-stream/config';
 import { allTopics, TopicNames } from '@asana-stream/contracts';
-import { createDataSource, dropDatabase, ensureDatabaseExists } from '@asana-stream/db';
-import { createKafkaClient, deleteTopics, ensureTopics } from '@asana-stream/kafka';
-import type { CliContext } from '../cli-context';
+import { dropDatabase, ensureDatabaseExists } from '@asana-stream/db';
+import { deleteTopics, ensureTopics } from '@asana-stream/kafka';
+import { withConnections, type CliContext } from '../cli-context';
+import { CliFailure, DependencyUnavailableError } from '../cli-failure';
 
 /** Creates the database if missing and applies pending migrations. */
 export async function migrateDatabase(config: CliContext['config'], say: CliContext['say']): Promise<void> {
-  const created = await ensureDatabaseExists(config.db.DATABASE_URL);
+  const created = await ensureDatabaseExists(config.db.DATABASE_URL).catch((cause: unknown) => {
+    throw new DependencyUnavailableError('postgres', config.db.DATABASE_URL, cause);
+  });
   if (created) say('database created');
-  const dataSource = createDataSource(config.db.DATABASE_URL, 1);
-  await dataSource.initialize();
-  try {
+  await withConnections(config, { database: true }, async ({ dataSource }) => {
     const applied = await dataSource.runMigrations({ transaction: 'all' });
     say(applied.length ? `migrations applied: ${applied.map((m) => m.name).join(', ')}` : 'schema is current');
-  } finally {
-    await dataSource.destroy();
-  }
+  });
 }
 
 /** Creates every topic of the topology that is missing. */
 export async function createTopics(config: CliConfig, say: CliContext['say']): Promise<void> {
-  const kafka = createKafkaClient({ brokers: config.kafka.KAFKA_BROKERS, clientId: 'asana-stream-cli' });
-  const result = await ensureTopics(kafka, allTopics(), new TopicNames(config.kafka.KAFKA_TOPIC_PREFIX));
+  const result = await withConnections(config, { kafka: true }, ({ kafka }) =>
+    ensureTopics(kafka, allTopics(), new TopicNames(config.kafka.KAFKA_TOPIC_PREFIX)),
+  );
   say(
     `topics created: ${result.created.length ? result.created.join(', ') : 'none'}; already there: ${result.existing.length}`,
   );
@@ -47,16 +47,18 @@ export function registerSetupCommands(program: Command, context: () => CliContex
       const names = new TopicNames(config.kafka.KAFKA_TOPIC_PREFIX);
       const database = new URL(config.db.DATABASE_URL).pathname.slice(1);
       if (!options.yes) {
-        throw new Error(
+        throw new CliFailure(
           `reset deletes topics ${names.physical('asana.*')} and database "${database}"; run again with --yes to do it`,
         );
       }
-      const kafka = createKafkaClient({ brokers: config.kafka.KAFKA_BROKERS, clientId: 'asana-stream-cli' });
-      const deleted = await deleteTopics(kafka, allTopics(), names);
-      say(`topics deleted: ${deleted.length ? deleted.join(', ') : 'none'}`);
-      say(
-        (await dropDatabase(config.db.DATABASE_URL)) ? `database "${database}" dropped` : `no database "${database}"`,
+      const deleted = await withConnections(config, { kafka: true }, ({ kafka }) =>
+        deleteTopics(kafka, allTopics(), names),
       );
+      say(`topics deleted: ${deleted.length ? deleted.join(', ') : 'none'}`);
+      const dropped = await dropDatabase(config.db.DATABASE_URL).catch((cause: unknown) => {
+        throw new DependencyUnavailableError('postgres', config.db.DATABASE_URL, cause);
+      });
+      say(dropped ? `database "${database}" dropped` : `no database "${database}"`);
     });
 
   const db = program.command('db').description('database schema');

@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import type { Admin } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { allTopics, TOPICS, TopicNames } from '@asana-stream/contracts';
-import { createDataSource } from '@asana-stream/db';
-import { consumerGroupId, createKafkaClient } from '@asana-stream/kafka';
-import type { CliContext } from '../cli-context';
+import { consumerGroupId } from '@asana-stream/kafka';
+import { withConnections, type CliContext } from '../cli-context';
+import { CliFailure, DEMO_ENV_HINT } from '../cli-failure';
 
 /** What has flowed through each stage so far. */
 export interface PipelineStatus {
@@ -75,6 +75,23 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
   };
 }
 
+/**
+ * Fails with one line when the installation's topics are not there: reading offsets of a missing
+ * topic makes kafkajs retry its metadata for a long time before it gives up.
+ */
+export async function assertTopicsExist(admin: Admin, names: TopicNames, brokers: string): Promise<void> {
+  const present = new Set(await admin.listTopics());
+  const missing = allTopics()
+    .map((t) => names.physical(t.name))
+    .filter((topic) => !present.has(topic));
+  if (missing.length === 0) return;
+  throw new CliFailure(
+    `${missing.length} of the installation's topics do not exist at ${brokers} (e.g. ${missing[0]}; ` +
+      `KAFKA_TOPIC_PREFIX=${JSON.stringify(names.prefix)}): run \`asana-stream setup\`, or set KAFKA_TOPIC_PREFIX ` +
+      `to the installation's prefix (${DEMO_ENV_HINT})`,
+  );
+}
+
 /** One line per stage boundary, left to right in the order data flows. */
 export function formatStatus(s: PipelineStatus): string {
   return [
@@ -95,15 +112,12 @@ export function registerStatusCommand(program: Command, context: () => CliContex
       const { config, print } = context();
       const interval = options.watch === undefined ? 0 : Number(options.watch);
       if (!Number.isFinite(interval) || interval < 0)
-        throw new Error(`--watch takes a number of seconds, got "${options.watch}"`);
-      const kafka = createKafkaClient({ brokers: config.kafka.KAFKA_BROKERS, clientId: 'asana-stream-cli' });
-      const admin = kafka.admin();
-      const dataSource = createDataSource(config.db.DATABASE_URL, 2);
-      await Promise.all([admin.connect(), dataSource.initialize()]);
+        throw new CliFailure(`--watch takes a number of seconds, got "${options.watch}"`);
       let stopped = false;
       process.once('SIGINT', () => (stopped = true));
-      try {
-        const names = new TopicNames(config.kafka.KAFKA_TOPIC_PREFIX);
+      const names = new TopicNames(config.kafka.KAFKA_TOPIC_PREFIX);
+      await withConnections(config, { kafka: true, database: true }, async ({ admin, dataSource }) => {
+        await assertTopicsExist(admin, names, config.kafka.KAFKA_BROKERS);
         do {
           const status = await readStatus(admin, dataSource, names);
           print(
@@ -111,8 +125,6 @@ export function registerStatusCommand(program: Command, context: () => CliContex
           );
           if (interval > 0) await sleep(interval * 1000);
         } while (interval > 0 && !stopped);
-      } finally {
-        await Promise.all([admin.disconnect(), dataSource.destroy()]);
-      }
+      });
     });
 }

@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { AsanaClient } from '@asana-stream/asana';
-import { createDataSource, SubscriptionEntity } from '@asana-stream/db';
-import type { CliContext } from '../cli-context';
+import { SubscriptionEntity } from '@asana-stream/db';
+import { withConnections, type CliContext } from '../cli-context';
+import { CliFailure } from '../cli-failure';
+
+/** A subscription as the cli shows it: everything but its secret, which is never printed. */
+export function publicSubscription(subscription: SubscriptionEntity): Omit<SubscriptionEntity, 'secret'> {
+  const { secret: _secret, ...shown } = subscription;
+  return shown;
+}
 
 /**
  * Creates a webhook the safe way: the subscription row exists (pending) before Asana's
@@ -10,9 +17,7 @@ import type { CliContext } from '../cli-context';
  */
 export async function createWebhook(ctx: CliContext, resource: string): Promise<SubscriptionEntity> {
   const { config, say } = ctx;
-  const dataSource = createDataSource(config.db.DATABASE_URL, 1);
-  await dataSource.initialize();
-  try {
+  return withConnections(config, { database: true }, async ({ dataSource }) => {
     const subscriptions = dataSource.getRepository(SubscriptionEntity);
     const id = randomUUID();
     const targetUrl = `${config.webhooks.INGEST_PUBLIC_URL.replace(/\/+$/, '')}/webhooks/asana/${id}`;
@@ -24,20 +29,20 @@ export async function createWebhook(ctx: CliContext, resource: string): Promise<
       created = await asana.createWebhook(resource, targetUrl);
     } catch (error) {
       await subscriptions.update({ id }, { status: 'deleted' });
-      throw new Error(`Asana did not create the webhook: ${(error as Error).message}`, { cause: error });
+      throw new CliFailure(`Asana did not create the webhook: ${(error as Error).message}`, { cause: error });
     }
     const stored = await subscriptions.findOneByOrFail({ id });
     if (stored.secret !== created.secret) {
       await asana.deleteWebhook(created.webhook.gid);
       await subscriptions.update({ id }, { status: 'deleted' });
-      throw new Error('the handshake secret ingest stored differs from the one Asana returned: webhook deleted again');
+      throw new CliFailure(
+        'the handshake secret ingest stored differs from the one Asana returned: webhook deleted again',
+      );
     }
     await subscriptions.update({ id }, { webhookGid: created.webhook.gid, status: 'active' });
     say(`webhook ${created.webhook.gid} active (subscription ${id})`);
-    return await subscriptions.findOneByOrFail({ id });
-  } finally {
-    await dataSource.destroy();
-  }
+    return subscriptions.findOneByOrFail({ id });
+  });
 }
 
 export function registerWebhookCommands(program: Command, context: () => CliContext): void {
@@ -49,19 +54,17 @@ export function registerWebhookCommands(program: Command, context: () => CliCont
     .option('--json', 'print the subscription as JSON')
     .action(async (options: { resource: string; json?: boolean }) => {
       if (!/^\d+$/.test(options.resource))
-        throw new Error(`--resource must be an Asana gid (digits), got "${options.resource}"`);
+        throw new CliFailure(`--resource must be an Asana gid (digits), got "${options.resource}"`);
       const ctx = context();
       const subscription = await createWebhook(ctx, options.resource);
-      if (options.json) ctx.print(JSON.stringify(subscription));
+      if (options.json) ctx.print(JSON.stringify(publicSubscription(subscription)));
     });
   webhooks
     .command('list')
     .description('list known subscriptions with their status and last contact')
     .action(async () => {
       const { config, print } = context();
-      const dataSource = createDataSource(config.db.DATABASE_URL, 1);
-      await dataSource.initialize();
-      try {
+      await withConnections(config, { database: true }, async ({ dataSource }) => {
         const rows = await dataSource.getRepository(SubscriptionEntity).find({ order: { createdAt: 'ASC' } });
         for (const row of rows) {
           print(
@@ -74,8 +77,6 @@ export function registerWebhookCommands(program: Command, context: () => CliCont
             ].join('\t'),
           );
         }
-      } finally {
-        await dataSource.destroy();
-      }
+      });
     });
 }
