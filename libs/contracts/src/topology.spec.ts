@@ -1,4 +1,4 @@
-import { allTopics, changeTopic, TopicNames, TOPICS } from './topology';
+import { allTopics, changeTopic, deadLetterTopic, QUARANTINE_TOPIC, TopicNames, TOPICS } from './topology';
 
 describe('the topic topology', () => {
   it('names each topic once', () => {
@@ -19,6 +19,16 @@ describe('the topic topology', () => {
     expect(changeTopic('task').name).toBe('asana.changes.task');
     expect(changeTopic('project').name).toBe('asana.changes.project');
     expect(changeTopic('custom_field').name).toBe('asana.changes.other');
+  });
+
+  it('gives asana.events and asana.state a dead-letter topic on the same partitioning, kept long', () => {
+    const names = allTopics().map((t) => t.name);
+    expect(names).toEqual(expect.arrayContaining(['asana.events.dlq', 'asana.state.dlq', QUARANTINE_TOPIC.name]));
+    for (const source of [TOPICS.events, TOPICS.state]) {
+      const dlq = deadLetterTopic(source.name);
+      expect(dlq.partitions).toBe(source.partitions);
+      expect(Number(dlq.configs['retention.ms'])).toBeGreaterThan(Number(TOPICS.events.configs['retention.ms']));
+    }
   });
 
   it('prefixes physical names and maps them back', () => {

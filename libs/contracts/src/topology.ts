@@ -41,6 +41,31 @@ export const TOPICS = {
   },
 } as const satisfies Record<string, TopicSpec>;
 
+/** Topics whose consumers dead-letter what they cannot process: each has a `<name>.dlq`. */
+export const DEAD_LETTERED_TOPICS = [TOPICS.events.name, TOPICS.state.name] as const;
+
+/**
+ * Where a consumer parks a message it cannot process (same key, the failure in its headers),
+ * so its partition moves on; kept long, for an operator to inspect, re-drive or discard.
+ */
+export function deadLetterTopic(logical: string): TopicSpec {
+  return {
+    name: `${logical}.dlq`,
+    partitions: DEFAULT_PARTITIONS,
+    configs: { 'retention.ms': String(30 * DAY_MS), 'cleanup.policy': 'delete' },
+  };
+}
+
+/**
+ * Signed deliveries ingest refused as malformed (too deep, not UTF-8, not a delivery), kept byte
+ * for byte for inspection, keyed by subscription id.
+ */
+export const QUARANTINE_TOPIC: TopicSpec = {
+  name: 'asana.deliveries.quarantine',
+  partitions: 1,
+  configs: { 'retention.ms': String(30 * DAY_MS), 'cleanup.policy': 'delete' },
+};
+
 /** The change topic downstream teams subscribe to for one resource type. */
 export function changeTopic(resourceType: string): TopicSpec {
   const type: ChangeTopicType = (CHANGE_TOPIC_TYPES as readonly string[]).includes(resourceType)
@@ -55,7 +80,12 @@ export function changeTopic(resourceType: string): TopicSpec {
 
 /** Every topic the project creates. */
 export function allTopics(): TopicSpec[] {
-  return [...Object.values(TOPICS), ...[...CHANGE_TOPIC_TYPES, 'other'].map((type) => changeTopic(type))];
+  return [
+    ...Object.values(TOPICS),
+    ...[...CHANGE_TOPIC_TYPES, 'other'].map((type) => changeTopic(type)),
+    ...DEAD_LETTERED_TOPICS.map((name) => deadLetterTopic(name)),
+    QUARANTINE_TOPIC,
+  ];
 }
 
 /**

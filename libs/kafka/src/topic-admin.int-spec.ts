@@ -32,9 +32,9 @@ describe('ensureTopics and deleteTopics against the real broker', () => {
         .sort(),
     );
     // No retry here: a partition that is not yet serving fails this call (NOT_LEADER_FOR_PARTITION).
-    for (const topic of result.created) {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      expect(offsets).toHaveLength(TOPICS.events.partitions);
+    for (const spec of allTopics()) {
+      const offsets = await admin.fetchTopicOffsets(names.physical(spec.name));
+      expect(offsets).toHaveLength(spec.partitions);
       expect(offsets.every((partition) => partition.high === '0')).toBe(true);
     }
     const state = names.physical(TOPICS.state.name);
