@@ -1,12 +1,14 @@
+import { AsanaStreamError } from '@asana-stream/errors';
+
 /** A dependency the command could not connect to, with what was tried. */
-export class DependencyUnavailableError extends Error {
+export class DependencyUnavailableError extends AsanaStreamError {
   constructor(
     readonly dependency: 'kafka' | 'postgres',
     /** KAFKA_BROKERS, or DATABASE_URL (never shown whole: it may hold a password). */
     readonly target: string,
     cause: unknown,
   ) {
-    super(`${dependency} unavailable`, { cause });
+    super('DEPENDENCY_UNAVAILABLE', `${dependency} unavailable`, { cause });
     this.name = 'DependencyUnavailableError';
   }
 }

@@ -1,4 +1,5 @@
 import { ConsoleLogger, type LogLevel } from '@nestjs/common';
+import { isAsanaStreamError } from '@asana-stream/errors';
 
 const LEVELS: Record<string, LogLevel[]> = {
   debug: ['fatal', 'error', 'warn', 'log', 'debug'],
@@ -40,7 +41,7 @@ export async function runApp(
     logger.log({ msg: `${appName} started`, ...details });
   } catch (error) {
     const err = error as ErrorWithProblems;
-    if (err.name === 'ConfigError') {
+    if (isAsanaStreamError(error) && error.code === 'CONFIG_INVALID') {
       logger.fatal({ msg: `${appName} cannot start: invalid configuration`, problems: err.problems });
       process.exitCode = EXIT_CONFIG;
     } else {

@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AsanaStreamError } from '@asana-stream/errors';
 
 /** Something an app cannot start without (its database, its Kafka cluster). */
 export interface StartupDependency {
@@ -36,12 +37,9 @@ export interface DependencyFailure {
 }
 
 /** A dependency never answered at startup; the message names it, where, why and what to check. */
-export class DependencyUnavailableError extends Error {
-  readonly code = 'DEPENDENCY_UNAVAILABLE';
-  readonly retriable = false;
-
+export class DependencyUnavailableError extends AsanaStreamError {
   constructor(readonly failures: DependencyFailure[]) {
-    super(failures.map(describeFailure).join('; '));
+    super('DEPENDENCY_UNAVAILABLE', failures.map(describeFailure).join('; '));
     this.name = 'DependencyUnavailableError';
   }
 }
