@@ -22,7 +22,8 @@ Simulator control (no auth):
   GET    /_sim/traffic  /_sim/traffic/{id}   progress of traffic runs
   GET    /_sim/rate-limits              the API's rate limits, admitted and refused requests
   GET    /_sim/faults                   webhook fault rates and how many deliveries they struck
-  POST   /_sim/api-failures             {"count": N, "status": 503}: the next N API requests fail
+  POST   /_sim/api-failures             {"count": N, "status": 503}: the next N API requests fail;
+                                        with "gid": G only those for G; "count": "forever"; 0 cancels
   PUT    /_sim/faults                   {"drop": 0, "duplicate": 0.2, "reorder": 0.2}
   GET    /health, /health/live, /health/ready
 `;

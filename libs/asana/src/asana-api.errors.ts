@@ -49,3 +49,12 @@ export function asanaErrorForStatus(status: number, message: string, retryAfter:
   if (status >= 500) return new AsanaApiError('UNAVAILABLE', message, status);
   return new AsanaApiError('REJECTED', message, status);
 }
+
+/**
+ * The error of a wait for Asana, or a request to it, that `signal` cancelled (the consumer is
+ * closing): ABORTED, whose disposition is `retry`, so the message stays uncommitted and is
+ * delivered again. Not an AsanaApiError: Asana said nothing, so it must not pause the pacer.
+ */
+export function abortedError(what: string, signal: AbortSignal): AsanaStreamError {
+  return new AsanaStreamError('ABORTED', `${what}: cancelled`, { cause: signal.reason });
+}

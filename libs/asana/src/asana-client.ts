@@ -1,5 +1,5 @@
 import secureJson from 'secure-json-parse';
-import { AsanaApiError, asanaErrorForStatus } from './asana-api.errors';
+import { abortedError, AsanaApiError, asanaErrorForStatus } from './asana-api.errors';
 import type { AsanaResource, AsanaWebhook, AsanaWebhookFilter } from './types';
 
 export interface AsanaClientOptions {
@@ -32,6 +32,15 @@ export interface CreatedWebhook {
   secret: string;
 }
 
+/** What one call may be given besides its arguments. */
+export interface AsanaCallOptions {
+  /**
+   * Cancels the request, even mid-response: the call rejects at once with an AsanaStreamError
+   * ABORTED (a shutdown), never with an AsanaApiError, since Asana did not fail.
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * A small client for the parts of Asana's REST API asana-stream uses. It knows Asana's
  * envelopes and errors; it does not retry or pace itself (the caller's rate limiter does).
@@ -49,11 +58,17 @@ export class AsanaClient {
   }
 
   /** The resource's current state; AsanaApiError NOT_VISIBLE when deleted or out of reach. */
-  async getResource(resourceType: string, gid: string, optFields?: readonly string[]): Promise<AsanaResource> {
+  async getResource(
+    resourceType: string,
+    gid: string,
+    optFields?: readonly string[],
+    { signal }: AsanaCallOptions = {},
+  ): Promise<AsanaResource> {
     const segment = RESOURCE_PATHS[resourceType];
     if (!segment) throw new AsanaApiError('REJECTED', `no endpoint for resource type ${resourceType}`, null, false);
     const query = optFields?.length ? { opt_fields: optFields.join(',') } : undefined;
-    const body = await this.request<{ data: AsanaResource }>('GET', `/${segment}/${encodeURIComponent(gid)}`, query);
+    const path = `/${segment}/${encodeURIComponent(gid)}`;
+    const body = await this.request<{ data: AsanaResource }>('GET', path, query, undefined, signal);
     return body.data;
   }
 
@@ -78,9 +93,17 @@ export class AsanaClient {
     await this.request('DELETE', `/webhooks/${encodeURIComponent(gid)}`);
   }
 
-  private async request<T>(method: string, path: string, query?: Record<string, string>, body?: unknown): Promise<T> {
+  private async request<T>(
+    method: string,
+    path: string,
+    query?: Record<string, string>,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const url = new URL(this.baseUrl + path);
     for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
+    if (signal?.aborted) throw abortedError(`${method} ${path}`, signal);
+    const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
     let response: Response;
     try {
       response = await fetch(url, {
@@ -91,12 +114,21 @@ export class AsanaClient {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
       });
     } catch (cause) {
+      if (signal?.aborted) throw abortedError(`${method} ${path}`, signal);
       throw new AsanaApiError('UNAVAILABLE', `${method} ${path}: ${String(cause)}`, null, true, null, { cause });
     }
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (cause) {
+      // The body was cut off: by our signal, or by the timeout or the connection, which is an outage.
+      if (signal?.aborted) throw abortedError(`${method} ${path}`, signal);
+      const message = `${method} ${path} → ${response.status}: the body was cut off: ${String(cause)}`;
+      throw new AsanaApiError('UNAVAILABLE', message, response.status, true, null, { cause });
+    }
     if (!response.ok) {
       throw asanaErrorForStatus(
         response.status,

@@ -1,3 +1,4 @@
+import { AsanaStreamError } from '@asana-stream/errors';
 import { AsanaApiError, asanaErrorForStatus } from './asana-api.errors';
 import {
   AsanaRequestPacer,
@@ -114,7 +115,9 @@ describe('AsanaRequestPacer', () => {
       await pacer.acquire();
       const beats: number[] = [];
       const start = Date.now();
-      const waiting = track(pacer.acquire(() => Promise.resolve(void beats.push(Date.now() - start))));
+      const waiting = track(
+        pacer.acquire({ whileWaiting: () => Promise.resolve(void beats.push(Date.now() - start)) }),
+      );
 
       await jest.advanceTimersByTimeAsync(10_010);
 
@@ -259,6 +262,139 @@ describe('AsanaRequestPacer', () => {
       expect(third.settled).toBe(false);
       await jest.advanceTimersByTimeAsync(1_010);
       expect(third.settled).toBe(true);
+    });
+  });
+
+  describe('cancelling', () => {
+    /** What a wait that `signal` cancelled rejects with. */
+    const aborted = expect.objectContaining({ name: 'AsanaStreamError', code: 'ABORTED', disposition: 'retry' });
+
+    it('ends a wait for budget at once when its signal is aborted, with ABORTED, taking no budget', async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 6 }); // 1 per 10-second window
+      await pacer.acquire();
+      const cancel = new AbortController();
+      const waiting = track(pacer.acquire({ signal: cancel.signal }));
+      await jest.advanceTimersByTimeAsync(4_000);
+      expect(waiting.settled).toBe(false);
+
+      cancel.abort();
+      await jest.advanceTimersByTimeAsync(0);
+
+      expect(waiting).toMatchObject({ settled: true, error: aborted });
+      expect(waiting.error).toBeInstanceOf(AsanaStreamError);
+      // The next window's one request is still there for someone else.
+      const next = track(pacer.acquire());
+      await jest.advanceTimersByTimeAsync(6_010);
+      expect(next.settled).toBe(true);
+    });
+
+    it("ends a wait for a 429's Retry-After at once, without asking Asana again", async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 1_500 });
+      const request = jest.fn(() => Promise.reject(tooManyRequests('30')));
+      const cancel = new AbortController();
+      const result = track(pacer.run(request, { signal: cancel.signal }));
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(result.settled).toBe(false);
+
+      cancel.abort();
+      await jest.advanceTimersByTimeAsync(0);
+
+      expect(result).toMatchObject({ settled: true, error: aborted });
+      expect(request).toHaveBeenCalledTimes(1);
+    });
+
+    it("ends a wait for an outage's backoff at once, heartbeating until then", async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 1_500 });
+      const request = jest.fn(() => Promise.reject(failing(503)));
+      const cancel = new AbortController();
+      let beats = 0;
+      const whileWaiting = () => Promise.resolve(void (beats += 1));
+      const result = track(pacer.run(request, { whileWaiting, signal: cancel.signal }));
+      // 1 s, 2 s, 4 s, 8 s, 16 s of backoff: 31 s in, the sixth answer started a 32-second pause.
+      await jest.advanceTimersByTimeAsync(40_000);
+      expect(result.settled).toBe(false);
+      expect(request).toHaveBeenCalledTimes(6);
+      expect(beats).toBeGreaterThan(0);
+
+      cancel.abort();
+      await jest.advanceTimersByTimeAsync(0);
+
+      expect(result).toMatchObject({ settled: true, error: aborted });
+      expect(request).toHaveBeenCalledTimes(6);
+    });
+
+    it('ends a wait at once even while its heartbeat hangs', async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 1_500 });
+      pacer.pauseFor(60_000);
+      const cancel = new AbortController();
+      const hanging = jest.fn(() => new Promise<void>(() => {}));
+      const waiting = track(pacer.acquire({ whileWaiting: hanging, signal: cancel.signal }));
+      await jest.advanceTimersByTimeAsync(WAIT_SLICE_MS);
+      expect(hanging).toHaveBeenCalledTimes(1);
+
+      cancel.abort();
+      await jest.advanceTimersByTimeAsync(0);
+
+      expect(waiting).toMatchObject({ settled: true, error: aborted });
+    });
+
+    it('gives the request its signal, and a request it cancels neither pauses nor counts as an outage', async () => {
+      const pauses: number[] = [];
+      const pacer = new AsanaRequestPacer({
+        requestsPerMinute: 1_500,
+        onPause: (_error, pauseMs) => pauses.push(pauseMs),
+      });
+      const cancel = new AbortController();
+      // As AsanaClient does: the fetch in flight rejects with ABORTED when the signal is aborted.
+      const inFlight = (signal?: AbortSignal) =>
+        new Promise<string>((_resolve, reject) =>
+          signal?.addEventListener('abort', () => reject(new AsanaStreamError('ABORTED', 'GET /tasks/1: cancelled'))),
+        );
+      const result = track(pacer.run(inFlight, { signal: cancel.signal }));
+      await jest.advanceTimersByTimeAsync(1_000);
+
+      cancel.abort();
+      await jest.advanceTimersByTimeAsync(0);
+
+      expect(result).toMatchObject({ settled: true, error: aborted });
+      expect(pauses).toEqual([]);
+      expect(pacer.pausedForMs()).toBe(0);
+    });
+
+    it('sends no request when the signal was aborted before the call', async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 1_500 });
+      const request = jest.fn(() => Promise.resolve('state'));
+
+      await expect(pacer.run(request, { signal: AbortSignal.abort() })).rejects.toEqual(aborted);
+
+      expect(request).not.toHaveBeenCalled();
+    });
+
+    it('leaves the pacer as it was for the other callers: their wait, the pause and its backoff', async () => {
+      const pauses: number[] = [];
+      const pacer = new AsanaRequestPacer({
+        requestsPerMinute: 1_500,
+        onPause: (_error, pauseMs) => pauses.push(pauseMs),
+      });
+      const answers: (number | string)[] = [503, 503, 'a'];
+      const other = jest.fn(() => {
+        const answer = answers.shift()!;
+        return typeof answer === 'number' ? Promise.reject(failing(answer)) : Promise.resolve(answer);
+      });
+      const othersResult = track(pacer.run(other));
+      await jest.advanceTimersByTimeAsync(0); // the first 503: a 1-second pause
+      const cancel = new AbortController();
+      const cancelled = track(pacer.run(() => Promise.resolve('b'), { signal: cancel.signal }));
+
+      cancel.abort();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(cancelled).toMatchObject({ settled: true, error: aborted });
+      expect(othersResult.settled).toBe(false);
+      await jest.advanceTimersByTimeAsync(3_010); // 1 s, then the second 503's 2 s
+
+      expect(othersResult).toMatchObject({ settled: true, value: 'a' });
+      expect(pauses).toEqual([1_000, 2_000]);
+      expect(await pacer.run(() => Promise.resolve('c'), { signal: new AbortController().signal })).toBe('c');
     });
   });
 });

@@ -1,5 +1,6 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { AsanaApiError } from './asana-api.errors';
+import { isAsanaStreamError } from '@asana-stream/errors';
+import { abortedError, AsanaApiError } from './asana-api.errors';
 
 export interface AsanaRequestPacerOptions {
   /** This process's share of the token's budget (Asana: 150 a minute on free domains, 1,500 on paid). */
@@ -15,6 +16,17 @@ export interface AsanaRequestPacerOptions {
 
 /** Called at least every `WAIT_SLICE_MS` while a wait lasts (a Kafka consumer's heartbeat). */
 export type WhileWaiting = () => Promise<void>;
+
+/** How one caller waits for the pacer. */
+export interface PacedWaitOptions {
+  whileWaiting?: WhileWaiting;
+  /**
+   * Ends the caller's wait (for budget, a 429's Retry-After or an outage's backoff) and its
+   * request in flight at once, with an AsanaStreamError ABORTED: a consumer that is closing must
+   * not sit out a pause of up to a minute. Other callers keep waiting.
+   */
+  signal?: AbortSignal;
+}
 
 const DEFAULT_WINDOW_MS = 10_000;
 /** A third of kafkajs' default session timeout (30 s), its own default heartbeat interval. */
@@ -48,7 +60,8 @@ export function pauseAfterMs(error: unknown, previousPauses: number): number | n
 /**
  * Paces one process's requests to Asana's API: a request budget per minute (rate-limiter-flexible
  * counts it), and a pause every request waits out after Asana answered 429 or failed. Waits call
- * `whileWaiting` every few seconds, so a consumer waiting here keeps its partitions.
+ * `whileWaiting` every few seconds, so a consumer waiting here keeps its partitions, and end at
+ * once when the caller's `signal` is aborted, so it can still shut down during an outage.
  */
 export class AsanaRequestPacer {
   private readonly budget: RateLimiterMemory;
@@ -72,15 +85,18 @@ export class AsanaRequestPacer {
    * Runs one request to Asana when the pacing allows, and again after the pause each 429 or
    * outage answer causes, until Asana answers otherwise: neither is the request's fault, so
    * neither reaches the caller. Every other outcome, errors included, is the caller's.
+   * `request` is given the caller's signal, to cancel its fetch with.
    */
-  async run<T>(request: () => Promise<T>, whileWaiting?: WhileWaiting): Promise<T> {
+  async run<T>(request: (signal?: AbortSignal) => Promise<T>, options: PacedWaitOptions = {}): Promise<T> {
     for (;;) {
-      await this.acquire(whileWaiting);
+      await this.acquire(options);
       try {
-        const result = await request();
+        const result = await request(options.signal);
         this.pausesInARow = 0;
         return result;
       } catch (error) {
+        // A cancelled request says nothing about Asana: the backoff stays as it was.
+        if (isAborted(error)) throw error;
         const pauseMs = pauseAfterMs(error, this.pausesInARow);
         if (pauseMs === null) {
           this.pausesInARow = 0;
@@ -94,12 +110,16 @@ export class AsanaRequestPacer {
     }
   }
 
-  /** Resolves when a request may go: no pause in force, and room in the budget (taken here). */
-  async acquire(whileWaiting?: WhileWaiting): Promise<void> {
+  /**
+   * Resolves when a request may go: no pause in force, and room in the budget (taken here).
+   * Rejects with ABORTED, taking no budget, as soon as `signal` is aborted.
+   */
+  async acquire({ whileWaiting, signal }: PacedWaitOptions = {}): Promise<void> {
     for (;;) {
+      if (signal?.aborted) throw abortedError("waiting for Asana's API", signal);
       const paused = this.resumeAt - Date.now();
       if (paused > 0) {
-        await waitOut(paused, whileWaiting);
+        await waitOut(paused, whileWaiting, signal);
         continue;
       }
       try {
@@ -107,7 +127,7 @@ export class AsanaRequestPacer {
         return;
       } catch (refusal) {
         if (!(refusal instanceof RateLimiterRes)) throw refusal;
-        await waitOut(Math.max(1, refusal.msBeforeNext), whileWaiting);
+        await waitOut(Math.max(1, refusal.msBeforeNext), whileWaiting, signal);
       }
     }
   }
@@ -123,14 +143,37 @@ export class AsanaRequestPacer {
   }
 }
 
-/** The global setTimeout, not node:timers/promises, so that specs can drive it with fake timers. */
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * The global setTimeout, not node:timers/promises, so that specs can drive it with fake timers.
+ * An abort ends it at once and clears the timer.
+ */
+async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await unlessAborted(new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), signal);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
-async function waitOut(ms: number, whileWaiting: WhileWaiting | undefined): Promise<void> {
+/** `promise`, or ABORTED as soon as `signal` is aborted (a heartbeat to a broker that hangs too). */
+function unlessAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(abortedError("waiting for Asana's API", signal));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+async function waitOut(ms: number, whileWaiting: WhileWaiting | undefined, signal: AbortSignal | undefined) {
   for (let left = ms; left > 0; left -= WAIT_SLICE_MS) {
-    await sleep(Math.min(left, WAIT_SLICE_MS));
-    if (whileWaiting) await whileWaiting();
+    await sleep(Math.min(left, WAIT_SLICE_MS), signal);
+    if (whileWaiting) await unlessAborted(whileWaiting(), signal);
   }
+}
+
+function isAborted(error: unknown): boolean {
+  return isAsanaStreamError(error) && error.code === 'ABORTED';
 }

@@ -183,6 +183,11 @@ describe("OpenAPI conformance: simulator responses against Asana's asana_oas.yam
     expect(failed.body.errors[0].phrase).toEqual(expect.any(String));
   });
 
+  it('answers a 400 injected for one gid with an ErrorResponse body, as Asana refuses a request', async () => {
+    await request(sim.baseUrl).post('/_sim/api-failures').send({ gid: taskGid, count: 1, status: 400 }).expect(200);
+    expectConforms('get', '/tasks/{task_gid}', await sim.get(`/api/1.0/tasks/${taskGid}`), 400);
+  });
+
   it('answers 429 past the rate limit with an ErrorResponse body', async () => {
     const limited = await startSimulator({ SIM_RATE_LIMIT_REQUESTS: '1', SIM_RATE_LIMIT_WINDOW_SECONDS: '60' });
     try {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
-import { ApiFailures, OUTAGE_STATUSES, type OutageStatus } from '../api/api-failures';
+import { ApiFailures, INJECTABLE_STATUSES, type InjectableStatus } from '../api/api-failures';
 import { ApiRateLimits } from '../api/api-rate-limits';
 import { invalidRequest } from '../simulator.errors';
 import { DeliveryLog } from '../webhooks/delivery-log';
@@ -70,19 +70,26 @@ export class ControlController {
     return { data: this.rateLimits.stats() };
   }
 
-  /** Makes the next `count` API requests fail with `status` (500, 502, 503 or 504; default 503). */
+  /**
+   * Makes the next `count` API requests fail with `status` (default 503), or with `gid` only
+   * those whose path names that gid. `count` is 0 to 10000 (0 cancels) or "forever".
+   */
   @Post('api-failures')
   @HttpCode(200)
-  failNextRequests(@Body() body: { count?: unknown; status?: unknown } | undefined) {
+  failNextRequests(@Body() body: { count?: unknown; status?: unknown; gid?: unknown } | undefined) {
     const count = body?.count;
     const status = body?.status ?? 503;
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 10_000) {
-      throw invalidRequest('count: must be an integer from 0 to 10000');
+    const gid = body?.gid;
+    if (count !== 'forever' && (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 10_000)) {
+      throw invalidRequest('count: must be an integer from 0 to 10000, or "forever"');
     }
-    if (!(OUTAGE_STATUSES as readonly unknown[]).includes(status)) {
-      throw invalidRequest(`status: must be one of ${OUTAGE_STATUSES.join(', ')}`);
+    if (!(INJECTABLE_STATUSES as readonly unknown[]).includes(status)) {
+      throw invalidRequest(`status: must be one of ${INJECTABLE_STATUSES.join(', ')}`);
     }
-    this.failures.failNext(count, status as OutageStatus);
+    if (gid !== undefined && (typeof gid !== 'string' || !/^\d+$/.test(gid))) {
+      throw invalidRequest('gid: must be a string of digits');
+    }
+    this.failures.failNext(count, status as InjectableStatus, gid);
     return { data: this.failures.stats() };
   }
 

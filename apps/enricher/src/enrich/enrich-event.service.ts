@@ -7,17 +7,28 @@ import { decideState } from './resource-state';
 
 export type EnrichOutcome = 'state' | 'tombstone' | 'unsupported-type';
 
-/**
- * The Asana API as the enricher uses it (an interface, so specs can pass a strict fake).
- * `whileWaiting` is called every few seconds while a fetch waits for the rate limits.
- */
+/** What the consumer gives `enrich` for the message it handles. */
+export interface EnrichOptions {
+  /** The consumer's heartbeat, kept up while the fetch waits for Asana's rate limits or an outage. */
+  heartbeat?: WhileWaiting;
+  /**
+   * Aborted when the consumer closes: a fetch waiting for Asana ends at once with an
+   * AsanaStreamError ABORTED (retry), so the message stays uncommitted and is delivered again.
+   */
+  signal?: AbortSignal;
+}
+
+/** How one fetch waits for Asana's rate limits and outages. */
+export interface FetchOptions {
+  /** Called every few seconds while the fetch waits. */
+  whileWaiting?: WhileWaiting;
+  /** Ends the wait and the request in flight at once, with an AsanaStreamError ABORTED. */
+  signal?: AbortSignal;
+}
+
+/** The Asana API as the enricher uses it (an interface, so specs can pass a strict fake). */
 export interface ResourceFetcher {
-  getResource(
-    type: string,
-    gid: string,
-    optFields?: readonly string[],
-    whileWaiting?: WhileWaiting,
-  ): Promise<AsanaResource>;
+  getResource(type: string, gid: string, optFields?: readonly string[], options?: FetchOptions): Promise<AsanaResource>;
 }
 export const RESOURCE_FETCHER = Symbol('RESOURCE_FETCHER');
 
@@ -25,8 +36,9 @@ export const RESOURCE_FETCHER = Symbol('RESOURCE_FETCHER');
  * Turns one compact Asana event into the resource's current state: events carry no state, so
  * it is fetched from the API. A resource Asana no longer shows (404/403), or a `deleted` event
  * newer than the state the API returns, becomes a tombstone (see decideState).
- * A 429 or an outage only slows the fetch down (see PacedResourceFetcher); other failures throw
- * for the consumer to act on their disposition (`classifyError`, `@asana-stream/errors`).
+ * A 429 or an outage only slows the fetch down (see PacedResourceFetcher), until the consumer's
+ * signal or the app's shutdown cancels it (ABORTED, retry); other failures throw for the
+ * consumer to act on their disposition (`classifyError`, `@asana-stream/errors`).
  */
 @Injectable()
 export class EnrichEventService {
@@ -38,14 +50,18 @@ export class EnrichEventService {
     private readonly names: TopicNames,
   ) {}
 
-  /** `whileWaiting`: the consumer's heartbeat, kept up while the fetch waits for Asana's rate limits. */
-  async enrich(envelope: AsanaEventEnvelope, whileWaiting?: WhileWaiting): Promise<EnrichOutcome> {
+  /**
+   * A bare function as `options` is the heartbeat alone, as the consumer passed it before it
+   * had a signal to give.
+   */
+  async enrich(envelope: AsanaEventEnvelope, options: EnrichOptions | WhileWaiting = {}): Promise<EnrichOutcome> {
+    const { heartbeat, signal } = typeof options === 'function' ? { heartbeat: options, signal: undefined } : options;
     const { gid, resource_type: type } = envelope.event.resource;
     if (!AsanaClient.canFetch(type)) {
       this.log.warn({ msg: 'no API endpoint for this resource type; event not enriched', gid, type });
       return 'unsupported-type';
     }
-    const message = await this.fetchState(envelope, whileWaiting);
+    const message = await this.fetchState(envelope, { whileWaiting: heartbeat, signal });
     await this.publisher.publish([
       { topic: this.names.physical(TOPICS.state.name), messages: [jsonMessage(gid, message)] },
     ]);
@@ -54,12 +70,12 @@ export class EnrichEventService {
 
   private async fetchState(
     { event, eventId }: AsanaEventEnvelope,
-    whileWaiting: WhileWaiting | undefined,
+    options: FetchOptions,
   ): Promise<ResourceStateMessage> {
     const { gid, resource_type: type } = event.resource;
     let fetched: AsanaResource | null;
     try {
-      fetched = await this.asana.getResource(type, gid, OPT_FIELDS[type], whileWaiting);
+      fetched = await this.asana.getResource(type, gid, OPT_FIELDS[type], options);
     } catch (error) {
       if (!(error instanceof AsanaApiError) || error.code !== 'NOT_VISIBLE') throw error;
       fetched = null;

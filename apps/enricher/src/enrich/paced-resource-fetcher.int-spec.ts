@@ -30,7 +30,8 @@ describe('PacedResourceFetcher against the simulated API under rate limits', () 
 
     const fetched = [];
     for (const gid of gids) {
-      fetched.push(await fetcher.getResource('task', gid, ['name'], () => Promise.resolve(void (heartbeats += 1))));
+      const whileWaiting = () => Promise.resolve(void (heartbeats += 1));
+      fetched.push(await fetcher.getResource('task', gid, ['name'], { whileWaiting }));
     }
 
     expect(fetched.map((task) => task.gid)).toEqual(gids);
@@ -58,7 +59,7 @@ describe('PacedResourceFetcher against the simulated API under rate limits', () 
       expect(task.gid).toBe(gid);
       expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
       const { body } = await request(outage.baseUrl).get('/_sim/api-failures');
-      expect(body.data).toEqual({ pending: 0, status: null, injected: 2 });
+      expect(body.data).toEqual({ pending: 0, status: null, injected: 2, gids: {} });
     } finally {
       await outage.stop();
     }

@@ -1,15 +1,20 @@
-import { Logger } from '@nestjs/common';
-import { AsanaRequestPacer, type AsanaClient, type AsanaResource, type WhileWaiting } from '@asana-stream/asana';
-import type { ResourceFetcher } from './enrich-event.service';
+import { Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { AsanaRequestPacer, type AsanaClient, type AsanaResource } from '@asana-stream/asana';
+import type { FetchOptions, ResourceFetcher } from './enrich-event.service';
 
 /**
  * The enricher's view of Asana's API: every fetch waits for the request pacer (the replica's
  * budget, and the pause after a 429 or an outage answer) and is asked again after it, so rate
  * limits and outages slow the enricher down instead of failing events.
+ *
+ * A fetch ends at once with ABORTED when its caller's signal is aborted, and every fetch does when
+ * the app shuts down: during an outage a fetch waits for Asana indefinitely, and the consumer's
+ * close waits for the fetch, so without this SIGTERM would wait until Kubernetes' SIGKILL.
  */
-export class PacedResourceFetcher implements ResourceFetcher {
+export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationShutdown {
   private readonly log = new Logger(PacedResourceFetcher.name);
   private readonly pacer: AsanaRequestPacer;
+  private readonly shutdown = new AbortController();
 
   constructor(
     private readonly client: Pick<AsanaClient, 'getResource'>,
@@ -33,8 +38,19 @@ export class PacedResourceFetcher implements ResourceFetcher {
     type: string,
     gid: string,
     optFields?: readonly string[],
-    whileWaiting?: WhileWaiting,
+    { whileWaiting, signal }: FetchOptions = {},
   ): Promise<AsanaResource> {
-    return this.pacer.run(() => this.client.getResource(type, gid, optFields), whileWaiting);
+    return this.pacer.run((cancel) => this.client.getResource(type, gid, optFields, { signal: cancel }), {
+      whileWaiting,
+      signal: signal ? AbortSignal.any([this.shutdown.signal, signal]) : this.shutdown.signal,
+    });
+  }
+
+  /**
+   * Ends every fetch, waiting or in flight, and refuses new ones. Before shutdown, not on it:
+   * Nest closes the consumer between the two hooks, and the close waits for the handler in flight.
+   */
+  beforeApplicationShutdown(): void {
+    this.shutdown.abort();
   }
 }

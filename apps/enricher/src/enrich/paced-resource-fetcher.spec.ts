@@ -1,0 +1,97 @@
+import { Logger } from '@nestjs/common';
+import { asanaErrorForStatus, type AsanaClient, type AsanaResource } from '@asana-stream/asana';
+import { AsanaStreamError } from '@asana-stream/errors';
+import { PacedResourceFetcher } from './paced-resource-fetcher';
+
+type GetResource = AsanaClient['getResource'];
+
+/** Tracks whether a promise has settled, so a spec can look without awaiting it. */
+function track<T>(promise: Promise<T>) {
+  const state = { settled: false, value: undefined as T | undefined, error: undefined as unknown };
+  promise.then(
+    (value) => Object.assign(state, { settled: true, value }),
+    (error: unknown) => Object.assign(state, { settled: true, error }),
+  );
+  return state;
+}
+
+const aborted = expect.objectContaining({ name: 'AsanaStreamError', code: 'ABORTED', disposition: 'retry' });
+const task = (gid: string): AsanaResource => ({ gid, resource_type: 'task' });
+
+describe('PacedResourceFetcher', () => {
+  beforeEach(() => {
+    jest.useFakeTimers();
+    // Each outage answer logs a warning; the specs look at outcomes, not at the log.
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+    jest.restoreAllMocks();
+  });
+
+  /** A client whose API is down until `recover()`; then it serves every task. */
+  function failingClient() {
+    let down = true;
+    const getResource = jest.fn<ReturnType<GetResource>, Parameters<GetResource>>((_type, gid) =>
+      down ? Promise.reject(asanaErrorForStatus(503, `GET /tasks/${gid} → 503`, null)) : Promise.resolve(task(gid)),
+    );
+    return { client: { getResource }, getResource, recover: () => (down = false) };
+  }
+
+  it('ends every fetch waiting out an outage at once on shutdown, and asks Asana nothing more', async () => {
+    const { client, getResource } = failingClient();
+    const fetcher = new PacedResourceFetcher(client, 1_500);
+    const first = track(fetcher.getResource('task', '1'));
+    const second = track(fetcher.getResource('task', '2', ['name'], { signal: new AbortController().signal }));
+    await jest.advanceTimersByTimeAsync(30_000);
+    expect([first.settled, second.settled]).toEqual([false, false]);
+    const asked = getResource.mock.calls.length;
+
+    fetcher.beforeApplicationShutdown();
+    await jest.advanceTimersByTimeAsync(0);
+
+    expect(first).toMatchObject({ settled: true, error: aborted });
+    expect(second).toMatchObject({ settled: true, error: aborted });
+    expect(first.error).toBeInstanceOf(AsanaStreamError);
+    await expect(fetcher.getResource('task', '3')).rejects.toEqual(aborted);
+    expect(getResource).toHaveBeenCalledTimes(asked);
+  });
+
+  it('cancels the request in flight on shutdown through the signal it gives the client', async () => {
+    const getResource = jest.fn<ReturnType<GetResource>, Parameters<GetResource>>(
+      (_type, gid, _fields, options) =>
+        new Promise((_resolve, reject) =>
+          options?.signal?.addEventListener('abort', () =>
+            reject(new AsanaStreamError('ABORTED', `GET /tasks/${gid}: cancelled`)),
+          ),
+        ),
+    );
+    const fetcher = new PacedResourceFetcher({ getResource }, 1_500);
+    const fetching = track(fetcher.getResource('task', '1', ['name']));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(getResource).toHaveBeenCalledWith('task', '1', ['name'], { signal: expect.any(AbortSignal) });
+
+    fetcher.beforeApplicationShutdown();
+    await jest.advanceTimersByTimeAsync(0);
+
+    expect(fetching).toMatchObject({ settled: true, error: aborted });
+  });
+
+  it("ends only its own fetch when a caller's signal is aborted: the others get their state after the outage", async () => {
+    const { client, recover } = failingClient();
+    const fetcher = new PacedResourceFetcher(client, 1_500);
+    const cancel = new AbortController();
+    const cancelled = track(fetcher.getResource('task', '1', [], { signal: cancel.signal }));
+    const other = track(fetcher.getResource('task', '2', [], { signal: new AbortController().signal }));
+    await jest.advanceTimersByTimeAsync(5_000);
+
+    cancel.abort();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(cancelled).toMatchObject({ settled: true, error: aborted });
+    expect(other.settled).toBe(false);
+    recover();
+    await jest.advanceTimersByTimeAsync(60_000);
+
+    expect(other).toMatchObject({ settled: true, value: task('2') });
+  });
+});

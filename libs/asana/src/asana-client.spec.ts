@@ -1,0 +1,104 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isAsanaStreamError } from '@asana-stream/errors';
+import { waitFor } from '@asana-stream/testing';
+import { AsanaApiError } from './asana-api.errors';
+import { AsanaClient } from './asana-client';
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** A local HTTP server playing Asana: `handle` decides how (and whether) it answers. */
+async function startServer(handle: Handler): Promise<{ baseUrl: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server: Server = createServer((request, response) => {
+    requests.push(`${request.method} ${request.url}`);
+    handle(request, response);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}/api/1.0`,
+    requests,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((done) => server.close(() => done()));
+    },
+  };
+}
+
+const neverAnswers: Handler = () => {};
+const answersHalfABody: Handler = (_request, response) => {
+  response.writeHead(200, { 'content-type': 'application/json' });
+  response.write('{"data": {"gid": "1", ');
+};
+
+/** Settles within `ms` or fails: "at once" means well before any timeout of the client. */
+async function settledWithin<T>(ms: number, promise: Promise<T>): Promise<{ error?: unknown; value?: T }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_done, fail) => (timer = setTimeout(() => fail(new Error('still running')), ms)));
+  try {
+    return await Promise.race([promise.then((value) => ({ value })), late]);
+  } catch (error) {
+    if (error instanceof Error && error.message === 'still running') throw error;
+    return { error };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('AsanaClient cancellation', () => {
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it.each([
+    ['waiting for the answer', neverAnswers],
+    ['reading the body', answersHalfABody],
+  ])('ends a request at once with ABORTED when its signal is aborted while %s', async (_when, handle) => {
+    const asana = (server = await startServer(handle));
+    const client = new AsanaClient({ baseUrl: asana.baseUrl, token: 't', timeoutMs: 30_000 });
+    const cancel = new AbortController();
+    const fetching = client.getResource('task', '1', ['name'], { signal: cancel.signal });
+    await waitFor('the request to reach the server', () => asana.requests.length > 0);
+    // Time for the answer's headers to arrive, so the abort lands in the phase this case names
+    // (either way it must end the call with ABORTED).
+    await new Promise((done) => setTimeout(done, 50));
+
+    cancel.abort();
+    const { error } = await settledWithin(1_000, fetching);
+
+    expect(isAsanaStreamError(error)).toBe(true);
+    expect(error).toMatchObject({ code: 'ABORTED', disposition: 'retry', message: 'GET /tasks/1: cancelled' });
+    // Not Asana's failure: the pacer must not pause every request for it.
+    expect(error).not.toBeInstanceOf(AsanaApiError);
+  });
+
+  it('sends nothing when the signal was aborted before the call', async () => {
+    server = await startServer(neverAnswers);
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+
+    const { error } = await settledWithin(1_000, client.getResource('task', '1', [], { signal: AbortSignal.abort() }));
+
+    expect(error).toMatchObject({ code: 'ABORTED' });
+    expect(server.requests).toEqual([]);
+  });
+
+  it.each([
+    ['no answer', neverAnswers],
+    ['a body cut off', answersHalfABody],
+  ])('still reports a timeout with %s as an outage (UNAVAILABLE), for the pacer to wait out', async (_what, handle) => {
+    server = await startServer(handle);
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't', timeoutMs: 200 });
+
+    const { error } = await settledWithin(
+      2_000,
+      client.getResource('task', '1', [], { signal: new AbortController().signal }),
+    );
+
+    expect(error).toBeInstanceOf(AsanaApiError);
+    expect(error).toMatchObject({ code: 'UNAVAILABLE', disposition: 'retry' });
+  });
+});
