@@ -3,14 +3,19 @@ import type { ReadinessCheck } from '@asana-stream/runtime';
 import { KafkaConsumerServer } from './kafka-consumer.server';
 import { KafkaPublisher } from './kafka-publisher';
 
-/** Ready while the producer is connected. */
+/**
+ * Ready while the producer can send now: it is connected, a broker answered a metadata request
+ * within 2 s (asked at most every 2 s), and the last send did not fail since for a reason
+ * other than its messages. During a broker outage a probe reports it within about 2 s, and the
+ * first probe after the broker is back reports ready. See `KafkaPublisher.readinessProblem`.
+ */
 @Injectable()
 export class KafkaPublisherReadinessCheck implements ReadinessCheck {
   readonly name = 'kafka-producer';
   constructor(private readonly publisher: KafkaPublisher) {}
 
   async problem(): Promise<string | null> {
-    return this.publisher.isConnected ? null : 'the Kafka producer is not connected';
+    return this.publisher.readinessProblem();
   }
 }
 

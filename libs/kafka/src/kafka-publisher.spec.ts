@@ -1,0 +1,65 @@
+import type { Kafka, Producer } from 'kafkajs';
+import { estimatedRecordBytes, KafkaPublisher } from './kafka-publisher';
+
+/** A kafkajs client whose producer connects and disconnects; any other call fails the test. */
+function connectOnlyKafka(): Kafka {
+  const producer: Partial<Producer> = {
+    connect: async () => undefined,
+    disconnect: async () => undefined,
+    sendBatch: () => Promise.reject(new Error('nothing was to be sent')),
+  };
+  const kafka: Partial<Kafka> = { producer: () => producer as Producer };
+  return kafka as Kafka;
+}
+
+describe('estimatedRecordBytes', () => {
+  it('counts key, value, header names and values in bytes, plus the record framing', () => {
+    const framing = estimatedRecordBytes({ value: null });
+    expect(framing).toBeGreaterThan(0);
+    // 'é' is two bytes in UTF-8.
+    expect(estimatedRecordBytes({ key: 'gid', value: 'é' })).toBe(framing + 3 + 2);
+    expect(estimatedRecordBytes({ value: Buffer.alloc(1000) })).toBe(framing + 1000);
+    const headerOnly = estimatedRecordBytes({ value: null, headers: { h: 'v' } }) - framing;
+    expect(headerOnly).toBeGreaterThan(2);
+    expect(estimatedRecordBytes({ value: null, headers: { h: ['v', 'v'], missing: undefined } }) - framing).toBe(
+      2 * headerOnly,
+    );
+  });
+});
+
+describe('KafkaPublisher, before anything is sent', () => {
+  it('refuses to publish before it was started and after it was shut down', async () => {
+    const publisher = new KafkaPublisher(connectOnlyKafka());
+    const message = { topic: 't', messages: [{ key: '1', value: '{}' }] };
+    await expect(publisher.publish([message])).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE' });
+    await publisher.onModuleInit();
+    await publisher.onApplicationShutdown();
+    await expect(publisher.publish([message])).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE' });
+    await expect(publisher.readinessProblem()).resolves.toBe('the Kafka producer is not connected');
+  });
+
+  it('refuses, alone and at once, a publish the broker or kafkajs would fail as a whole', async () => {
+    const publisher = new KafkaPublisher(connectOnlyKafka(), { maxMessageBytes: 1000 });
+    await publisher.onModuleInit();
+    try {
+      await expect(publisher.publish([{ topic: '', messages: [{ value: '{}' }] }])).rejects.toMatchObject({
+        code: 'INTERNAL',
+      });
+      const noValue = { key: '1' } as unknown as { value: string };
+      await expect(publisher.publish([{ topic: 't', messages: [noValue] }])).rejects.toMatchObject({
+        code: 'INVALID_MESSAGE',
+      });
+      const tooLarge = [
+        { key: '1', value: '{}' },
+        { key: '2', value: 'x'.repeat(2000) },
+      ];
+      await expect(publisher.publish([{ topic: 't', messages: tooLarge }])).rejects.toMatchObject({
+        code: 'MESSAGE_TOO_LARGE',
+        disposition: 'dead-letter',
+        details: { topic: 't', maxBytes: 1000 },
+      });
+    } finally {
+      await publisher.onApplicationShutdown();
+    }
+  });
+});
