@@ -1,13 +1,16 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import type { PipelineStatus } from '../../apps/cli/src/commands/status.command';
-import type { ResourceChangeMessage, TopicNames } from '@asana-stream/contracts';
+import { TOPICS, type RawDeliveryRecord, type ResourceChangeMessage, type TopicNames } from '@asana-stream/contracts';
 import {
   AppProcess,
   freePort,
   TEST_BROKERS,
+  testKafka,
+  waitFor,
   type AppExit,
   type OtlpReceiver,
   type ReceivedMessage,
@@ -233,4 +236,31 @@ export function changesInOrderByGid(messages: ReceivedMessage[]): Map<string, Re
     ordered.set(gid, inOrder);
   }
   return ordered;
+}
+
+/**
+ * The first `count` records of `asana.deliveries`, as stored: the raw body as the value (not JSON
+ * to decode, unlike TopicRecorder's messages) and what ingest knows about it in the headers.
+ */
+export async function recordedDeliveries(names: TopicNames, count: number): Promise<RawDeliveryRecord[]> {
+  const records = new Map<string, RawDeliveryRecord>();
+  const consumer = testKafka().consumer({ groupId: `e2e-deliveries-${randomBytes(4).toString('hex')}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [names.physical(TOPICS.deliveries.name)], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+        records.set(`${partition}/${message.offset}`, {
+          key: message.key?.toString() ?? '',
+          value: message.value ?? Buffer.alloc(0),
+          headers: headers as RawDeliveryRecord['headers'],
+        });
+      },
+    });
+    await waitFor(`the ${count} recorded deliveries`, () => records.size >= count);
+  } finally {
+    await consumer.disconnect();
+  }
+  return [...records.values()];
 }

@@ -1,11 +1,5 @@
 import { signAsanaBody } from '@asana-stream/asana';
-import {
-  changeTopic,
-  TOPICS,
-  type RawDeliveryRecord,
-  type ResourceChangeMessage,
-  type TopicNames,
-} from '@asana-stream/contracts';
+import { changeTopic, TOPICS, type ResourceChangeMessage, type TopicNames } from '@asana-stream/contracts';
 import {
   createTestDatabase,
   createTestTopics,
@@ -26,6 +20,7 @@ import {
   pipelineStatus,
   projectedTasks,
   queryDatabase,
+  recordedDeliveries,
   SimulatedAsana,
   simulatedProjectGids,
   simulatedTasks,
@@ -202,32 +197,22 @@ describe('one Asana project, end to end through all four apps', () => {
     const status = () => pipelineStatus(pipeline!);
     const before = await status();
     const rowsBefore = await projectedTasks(db);
-    const deliveries = await new TopicRecorder([names.physical(TOPICS.deliveries.name)]).start();
-    let records: RawDeliveryRecord[];
-    try {
-      await waitFor(
-        `the ${before.deliveries} recorded deliveries`,
-        () => deliveries.messages.length >= before.deliveries,
-      );
-      records = deliveries.messages.map((m) => m.value as RawDeliveryRecord);
-    } finally {
-      await deliveries.stop();
-    }
-    const replayed = records.filter((r) => r.eventCount > 0);
+    const records = await recordedDeliveries(names, before.deliveries);
+    const replayed = records.filter((r) => Number(r.headers.eventCount) > 0);
 
     // Byte for byte what Asana sent, with its signature: what Asana's retry of a delivery looks like.
     for (const record of replayed) {
-      const response = await fetch(`${pipeline!.ingest.url}/webhooks/asana/${record.subscriptionId}`, {
+      const response = await fetch(`${pipeline!.ingest.url}/webhooks/asana/${record.headers.subscriptionId}`, {
         method: 'POST',
         headers: {
           'content-type': record.headers['content-type'] ?? 'application/json',
-          'x-hook-signature': record.headers['x-hook-signature'],
+          'x-hook-signature': record.headers['x-hook-signature'] ?? '',
         },
-        body: Buffer.from(record.bodyBase64, 'base64'),
+        body: record.value,
       });
       expect(response.status).toBe(200);
     }
-    const replayedEvents = replayed.reduce((sum, r) => sum + r.eventCount, 0);
+    const replayedEvents = replayed.reduce((sum, r) => sum + Number(r.headers.eventCount), 0);
     // Every event of the test so far (deletes and undeletes included) arrives a second time.
     expect(replayedEvents).toBe(before.events);
     expect(replayedEvents).toBeGreaterThanOrEqual(50);

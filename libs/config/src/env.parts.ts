@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, ValidateBy } from 'class-validator';
 import { Sensitive } from './sensitive';
 
 /*
@@ -75,6 +75,13 @@ export class AsanaPacingEnv {
   ASANA_REQUESTS_PER_MINUTE = 1500;
 }
 
+/**
+ * Bytes a raw delivery's Kafka record needs beside its body: the record and batch framing, the
+ * delivery's metadata headers, the Asana headers kept (each at most 256 bytes) and the trace
+ * context added at send (W3C limits baggage to 8,192 bytes).
+ */
+export const RAW_DELIVERY_RECORD_RESERVE_BYTES = 16 * 1024;
+
 export class IngestEnv {
   /**
    * Asana gives a receiver 10 s; a request still open after this is answered 503 so Asana
@@ -86,11 +93,52 @@ export class IngestEnv {
   @Max(10_000)
   INGEST_REQUEST_TIMEOUT_MS = 9000;
 
-  /** Largest delivery body accepted, in bytes. */
+  /**
+   * The largest record batch the broker accepts for ingest's topics: the topics'
+   * `max.message.bytes` (Kafka's default, 1,048,588). A delivery whose messages would not fit is
+   * answered 413 before anything is published.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(64 * 1024)
+  @Max(100 * 1024 * 1024)
+  KAFKA_MAX_MESSAGE_BYTES = 1_048_588;
+
+  /**
+   * Largest delivery body accepted, in bytes; a larger one is answered 413 unread. The raw
+   * delivery is one Kafka message holding the whole body, so this must leave room for the
+   * record's headers: at most KAFKA_MAX_MESSAGE_BYTES - 16384. The default (960 KiB) also stays
+   * under KafkaPublisher's own limit per message (1,000,000 bytes with framing and headers).
+   */
   @Type(() => Number)
   @IsInt()
   @Min(1024)
-  INGEST_MAX_BODY_BYTES = 10 * 1024 * 1024;
+  @ValidateBy({
+    name: 'fitsOneKafkaMessage',
+    validator: {
+      validate: (value: unknown, args) =>
+        typeof value === 'number' && value <= maxBodyFor((args?.object as IngestEnv).KAFKA_MAX_MESSAGE_BYTES),
+      defaultMessage: (args) =>
+        `must be at most KAFKA_MAX_MESSAGE_BYTES - ${RAW_DELIVERY_RECORD_RESERVE_BYTES} ` +
+        `(${maxBodyFor((args?.object as IngestEnv).KAFKA_MAX_MESSAGE_BYTES)}): a raw delivery is one Kafka message`,
+    },
+  })
+  INGEST_MAX_BODY_BYTES = 983_040;
+
+  /**
+   * How long a subscription looked up in Postgres is trusted: a new, changed or deleted
+   * subscription takes effect within this. While Postgres does not answer, a subscription known
+   * within the last 10 minutes is still served from the cache. 0 reads Postgres on every delivery.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  INGEST_SUBSCRIPTION_CACHE_MS = 5000;
+}
+
+function maxBodyFor(kafkaMaxMessageBytes: unknown): number {
+  return typeof kafkaMaxMessageBytes === 'number' ? kafkaMaxMessageBytes - RAW_DELIVERY_RECORD_RESERVE_BYTES : NaN;
 }
 
 export class ConsumerEnv {
@@ -98,6 +146,18 @@ export class ConsumerEnv {
   @IsOptional()
   @Matches(/^[a-zA-Z0-9._-]+$/)
   CONSUMER_GROUP_SUFFIX?: string;
+
+  /**
+   * Keys (gids) of one partition handled at once; each key's messages still run one after
+   * another, in order. The partitions (6) run in parallel too, so a replica has up to
+   * 6 × this many messages in hand: for the enricher, Asana requests in flight (Asana allows a
+   * token 50 reads at once, across replicas).
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  CONSUMER_KEY_CONCURRENCY = 4;
 }
 
 export class FanoutEnv {

@@ -16,15 +16,30 @@ export interface AsanaEventEnvelope {
   event: AsanaEvent;
 }
 
-/** Value of `asana.deliveries` (key: subscription id): the delivery exactly as received. */
+/**
+ * A record of `asana.deliveries`: one delivery exactly as received, for audit and replay.
+ * The Kafka message value is the raw body, byte for byte as Asana signed it (no envelope, no
+ * encoding), so any body ingest accepts fits one message and a replay POSTs the value with its
+ * `x-hook-signature`. What ingest knows about the delivery travels as Kafka headers, UTF-8 strings.
+ */
 export interface RawDeliveryRecord {
-  subscriptionId: string;
-  deliveryId: string;
-  receivedAt: string;
-  /** The raw body, base64, byte for byte as signed. */
-  bodyBase64: string;
-  headers: Record<string, string>;
-  eventCount: number;
+  /** The message key: our subscription id. */
+  key: string;
+  /** The message value: the raw body. */
+  value: Buffer;
+  headers: {
+    subscriptionId: string;
+    /** Content hash of the body (as in the events' envelopes). */
+    deliveryId: string;
+    /** ISO-8601. */
+    receivedAt: string;
+    /** Decimal: the events the delivery held (0 for a heartbeat). */
+    eventCount: string;
+    /** The headers Asana sent that are kept, under their lowercase HTTP names, when present. */
+    'content-type'?: string;
+    'user-agent'?: string;
+    'x-hook-signature'?: string;
+  };
 }
 
 /**

@@ -1,19 +1,23 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import secureJson from 'secure-json-parse';
-import {
-  ASANA_HOOK_SIGNATURE_HEADER,
-  asanaEventId,
-  isValidAsanaSignature,
-  type AsanaDelivery,
-} from '@asana-stream/asana';
+import type { Message, TopicMessages } from 'kafkajs';
+import { ASANA_HOOK_SIGNATURE_HEADER, asanaEventId, isValidAsanaSignature, type AsanaEvent } from '@asana-stream/asana';
 import { APP_CONFIG, type IngestConfig } from '@asana-stream/config';
-import { TOPICS, TopicNames, type AsanaEventEnvelope, type RawDeliveryRecord } from '@asana-stream/contracts';
+import {
+  QUARANTINE_TOPIC,
+  TOPICS,
+  TopicNames,
+  type AsanaEventEnvelope,
+  type RawDeliveryRecord,
+} from '@asana-stream/contracts';
+import { classifyError } from '@asana-stream/errors';
 import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
-import { deliveryProblems } from './asana-delivery.dto';
 import { ContactThrottle } from './contact-throttle';
+import { parseDelivery } from './delivery-body';
 import { IngestError } from './ingest.errors';
+import { injectedTraceHeaders, recordBatches } from './kafka-record-size';
 import { SubscriptionsRepository } from './subscriptions.repository';
+import { within } from './within';
 
 export interface DeliveryReceipt {
   deliveryId: string;
@@ -24,106 +28,203 @@ export interface DeliveryReceipt {
 const CONTACT_WRITE_INTERVAL_MS = 10_000;
 
 /** Headers kept with the raw delivery for audit and replay (never the handshake secret). */
-const KEPT_HEADERS = ['content-type', 'user-agent', ASANA_HOOK_SIGNATURE_HEADER];
+const KEPT_HEADERS = ['content-type', 'user-agent', ASANA_HOOK_SIGNATURE_HEADER] as const;
+/** A kept header longer than this is dropped: the record's room for headers is bounded. */
+const MAX_KEPT_HEADER_BYTES = 256;
+/** The quarantine reason is our own message; bounded all the same. */
+const MAX_REASON_CHARS = 1000;
+
+/** What is known about a delivery before its body is parsed. */
+interface Received {
+  subscriptionId: string;
+  deliveryId: string;
+  receivedAt: string;
+  asanaHeaders: Partial<Record<(typeof KEPT_HEADERS)[number], string>>;
+}
 
 /**
- * Verifies one webhook delivery and publishes it: every event to `asana.events` keyed by its
- * resource gid, the raw body to `asana.deliveries`. Resolves only once Kafka has all of it, so
- * the 200 Asana gets means nothing can be lost any more.
+ * Verifies one webhook delivery and publishes it, in one publish call: the raw body to
+ * `asana.deliveries` and every event to `asana.events` keyed by its resource gid. Resolves only
+ * once Kafka has all of it, so the 200 Asana gets means nothing can be lost any more. A delivery
+ * whose messages Kafka would refuse is refused (413) before anything is published; a signed body
+ * that is not a delivery is refused (400) and its bytes kept in the quarantine topic.
  */
 @Injectable()
 export class ReceiveDeliveryService {
   private readonly log = new Logger(ReceiveDeliveryService.name);
   private readonly contacts = new ContactThrottle(CONTACT_WRITE_INTERVAL_MS);
+  private readonly partitions: ReadonlyMap<string, number>;
 
   constructor(
     private readonly subscriptions: SubscriptionsRepository,
     private readonly publisher: KafkaPublisher,
     private readonly names: TopicNames,
     @Inject(APP_CONFIG) private readonly config: IngestConfig,
-  ) {}
+  ) {
+    this.partitions = new Map(
+      [TOPICS.events, TOPICS.deliveries, QUARANTINE_TOPIC].map((spec) => [names.physical(spec.name), spec.partitions]),
+    );
+  }
 
+  /** `deadline` (epoch ms): when the answer is due; Kafka not acknowledging by then is a 503. */
   async receive(
     subscriptionId: string,
     rawBody: Buffer,
     headers: Record<string, string | undefined>,
+    deadline: number,
   ): Promise<DeliveryReceipt> {
     const subscription = await this.subscriptions.findReceiving(subscriptionId);
-    if (!subscription?.secret) {
+    if (!subscription) {
       throw new IngestError('UNKNOWN_SUBSCRIPTION', 'no subscription with a completed handshake has this id');
     }
     if (!isValidAsanaSignature(subscription.secret, rawBody, headers[ASANA_HOOK_SIGNATURE_HEADER])) {
       throw new IngestError('BAD_SIGNATURE', 'X-Hook-Signature does not match the body');
     }
-    const delivery = this.parse(rawBody);
-    const receivedAt = new Date().toISOString();
-    const deliveryId = createHash('sha256').update(rawBody).digest('hex').slice(0, 32);
-    const envelopes = delivery.events.map((event): AsanaEventEnvelope => ({
+    const received: Received = {
+      subscriptionId,
+      deliveryId: createHash('sha256').update(rawBody).digest('hex').slice(0, 32),
+      receivedAt: new Date().toISOString(),
+      asanaHeaders: keptHeaders(headers),
+    };
+    let events: AsanaEvent[];
+    try {
+      events = parseDelivery(rawBody).events;
+    } catch (error) {
+      if (!(error instanceof IngestError)) throw error;
+      // Signed, so Asana's (or someone holding the secret): keep the bytes for someone to look at.
+      const quarantined = await this.quarantine(received, rawBody, error.message, deadline);
+      throw new IngestError(error.code, error.message, {
+        cause: error.cause,
+        details: { deliveryId: received.deliveryId, quarantined },
+      });
+    }
+    const envelopes = events.map((event): AsanaEventEnvelope => ({
       eventId: asanaEventId(event),
       source: 'webhook',
       subscriptionId,
-      deliveryId,
-      receivedAt,
+      deliveryId: received.deliveryId,
+      receivedAt: received.receivedAt,
       event,
     }));
-    const raw: RawDeliveryRecord = {
-      subscriptionId,
-      deliveryId,
-      receivedAt,
-      bodyBase64: rawBody.toString('base64'),
-      headers: Object.fromEntries(KEPT_HEADERS.flatMap((name) => (headers[name] ? [[name, headers[name]]] : []))),
-      eventCount: envelopes.length,
-    };
-    await this.publish([
-      { topic: this.names.physical(TOPICS.deliveries.name), messages: [jsonMessage(subscriptionId, raw)] },
-      ...(envelopes.length > 0
-        ? [
-            {
-              topic: this.names.physical(TOPICS.events.name),
-              messages: envelopes.map((e) => jsonMessage(e.event.resource.gid, e)),
-            },
-          ]
-        : []),
-    ]);
-    const heartbeat = envelopes.length === 0;
-    if (this.contacts.shouldRecord(subscriptionId, heartbeat, Date.now())) {
-      await this.subscriptions.recordContact(subscriptionId, heartbeat).catch((error: unknown) => {
-        // The delivery is already durable; a missed contact time must not make Asana retry it.
-        this.log.warn({ msg: 'could not record contact time', subscriptionId, error: String(error) });
+    const topicMessages: TopicMessages[] = [
+      {
+        topic: this.names.physical(TOPICS.deliveries.name),
+        messages: [rawDeliveryMessage(received, rawBody, envelopes.length)],
+      },
+    ];
+    if (envelopes.length > 0) {
+      topicMessages.push({
+        topic: this.names.physical(TOPICS.events.name),
+        messages: envelopes.map((e) => jsonMessage(e.event.resource.gid, e)),
       });
     }
-    return { deliveryId, eventCount: envelopes.length };
+    this.assertKafkaAccepts(topicMessages);
+    await this.publish(topicMessages, deadline);
+    this.recordContact(subscriptionId, envelopes.length === 0);
+    return { deliveryId: received.deliveryId, eventCount: envelopes.length };
   }
 
-  /** Parses with a prototype-safe parser: a `__proto__` key in a delivery is rejected. */
-  private parse(rawBody: Buffer): AsanaDelivery {
-    let body: unknown;
-    try {
-      body = secureJson.parse(rawBody, undefined, { protoAction: 'error', constructorAction: 'error' });
-    } catch (error) {
-      // Not the parser's message: it quotes the body, and this one is logged.
-      throw new IngestError('MALFORMED_DELIVERY', 'the body is not acceptable JSON', { cause: error });
-    }
-    const problems = deliveryProblems(body);
-    if (problems.length > 0) {
-      throw new IngestError('MALFORMED_DELIVERY', `not an Asana delivery: ${problems.slice(0, 5).join('; ')}`);
-    }
-    return body as AsanaDelivery;
+  /**
+   * Refuses (413) a delivery Kafka would refuse, before anything is published: the broker takes
+   * a send's record batches (one per topic partition) one by one, so a batch over
+   * `max.message.bytes` would fail alone after the others were written.
+   */
+  private assertKafkaAccepts(topicMessages: TopicMessages[]): void {
+    const max = this.config.ingest.KAFKA_MAX_MESSAGE_BYTES;
+    const batches = recordBatches(topicMessages, (topic) => this.partitions.get(topic) ?? 1, injectedTraceHeaders());
+    const largest = batches.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    if (largest.bytes <= max) return;
+    const what =
+      this.names.logical(largest.topic) === TOPICS.deliveries.name
+        ? 'its raw record takes'
+        : `its ${largest.records} events for one partition take`;
+    throw new IngestError(
+      'MESSAGE_TOO_LARGE',
+      `the delivery is too large for Kafka: ${what} ${largest.bytes} bytes, more than the ${max} one write accepts`,
+      { details: { topic: this.names.logical(largest.topic), bytes: largest.bytes, limit: max } },
+    );
   }
 
-  /** Answers 503 (so Asana retries) when Kafka has not acknowledged within the request budget. */
-  private async publish(topicMessages: Parameters<KafkaPublisher['publish']>[0]): Promise<void> {
-    const budget = this.config.ingest.INGEST_REQUEST_TIMEOUT_MS - 500;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Kafka did not acknowledge within ${budget} ms`)), budget);
-    });
+  /**
+   * Answers 503 (so Asana retries) when Kafka has not acknowledged by the deadline or the publish
+   * failed, and 413 when Kafka (or the publisher, before sending anything) refused a message as
+   * too large: the size check above and the broker disagree, and sending it again cannot help.
+   */
+  private async publish(topicMessages: TopicMessages[], deadline: number): Promise<void> {
     try {
-      await Promise.race([this.publisher.publish(topicMessages), timeout]);
+      await within(
+        this.publisher.publish(topicMessages),
+        deadline - Date.now(),
+        () => new IngestError('KAFKA_UNAVAILABLE', 'Kafka did not acknowledge within the request timeout'),
+      );
     } catch (cause) {
+      const failure = classifyError(cause);
+      if (failure.code === 'MESSAGE_TOO_LARGE' && failure.disposition === 'dead-letter') {
+        throw new IngestError('MESSAGE_TOO_LARGE', 'Kafka refused the delivery as too large', {
+          cause,
+          details: failure.details,
+        });
+      }
       throw new IngestError('KAFKA_UNAVAILABLE', 'the delivery could not be stored; retry later', { cause });
-    } finally {
-      clearTimeout(timer);
     }
   }
+
+  /**
+   * Keeps a signed body that is not an acceptable delivery, byte for byte, with the reason; false
+   * when it could not. The answer is 400 either way: a body that cannot be kept is still not a delivery.
+   */
+  private async quarantine(received: Received, rawBody: Buffer, reason: string, deadline: number): Promise<boolean> {
+    const topic = this.names.physical(QUARANTINE_TOPIC.name);
+    const message: Message = {
+      key: received.subscriptionId,
+      value: rawBody,
+      headers: { ...metadataHeaders(received), reason: reason.slice(0, MAX_REASON_CHARS), ...received.asanaHeaders },
+    };
+    try {
+      const topicMessages = [{ topic, messages: [message] }];
+      this.assertKafkaAccepts(topicMessages);
+      await this.publish(topicMessages, deadline);
+      return true;
+    } catch (error) {
+      const cause = error instanceof IngestError && error.cause !== undefined ? error.cause : error;
+      this.log.warn({
+        msg: 'could not quarantine a malformed delivery',
+        subscriptionId: received.subscriptionId,
+        deliveryId: received.deliveryId,
+        error: classifyError(cause).toJSON(),
+      });
+      return false;
+    }
+  }
+
+  /** Records the subscription's last contact without holding the answer: the delivery is already durable. */
+  private recordContact(subscriptionId: string, heartbeat: boolean): void {
+    if (!this.contacts.shouldRecord(subscriptionId, heartbeat, Date.now())) return;
+    this.subscriptions.recordContact(subscriptionId, heartbeat).catch((error: unknown) => {
+      this.log.warn({ msg: 'could not record contact time', subscriptionId, error: classifyError(error).toJSON() });
+    });
+  }
+}
+
+/** The `asana.deliveries` record: the raw body as the value, what we know as headers. */
+function rawDeliveryMessage(received: Received, rawBody: Buffer, eventCount: number): Message {
+  const record: RawDeliveryRecord = {
+    key: received.subscriptionId,
+    value: rawBody,
+    headers: { ...metadataHeaders(received), eventCount: String(eventCount), ...received.asanaHeaders },
+  };
+  return record;
+}
+
+function metadataHeaders({ subscriptionId, deliveryId, receivedAt }: Received) {
+  return { subscriptionId, deliveryId, receivedAt };
+}
+
+function keptHeaders(headers: Record<string, string | undefined>): Received['asanaHeaders'] {
+  const kept: Received['asanaHeaders'] = {};
+  for (const name of KEPT_HEADERS) {
+    const value = headers[name];
+    if (value && Buffer.byteLength(value) <= MAX_KEPT_HEADER_BYTES) kept[name] = value;
+  }
+  return kept;
 }

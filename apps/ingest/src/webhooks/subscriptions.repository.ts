@@ -1,18 +1,73 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Not, Repository } from 'typeorm';
+import { APP_CONFIG, type IngestConfig } from '@asana-stream/config';
 import { SubscriptionEntity } from '@asana-stream/db';
+import { classifyError } from '@asana-stream/errors';
+import { IngestError } from './ingest.errors';
+import { SubscriptionCache } from './subscription-cache';
 
 export type HandshakeOutcome = 'accepted' | 'unknown' | 'not-pending';
 
-/** Ingest's view of webhook subscriptions: secrets to verify with, handshakes, last contact. */
+/** What a delivery is verified with: a subscription that has its secret and is not deleted. */
+export interface ReceivingSubscription {
+  id: string;
+  secret: string;
+}
+
+/**
+ * How long a subscription known before Postgres stopped answering is still served: long enough
+ * to ride out a failover or a restart, short enough that a subscription deleted meanwhile does
+ * not live on.
+ */
+const SERVE_STALE_FOR_MS = 10 * 60_000;
+/** Subscriptions remembered at most (a flood of unknown ids must not grow the cache without bound). */
+const MAX_CACHED = 10_000;
+
+/**
+ * Ingest's view of webhook subscriptions: secrets to verify with, handshakes, last contact.
+ * Deliveries look their subscription up through a short-lived cache, so Postgres is not asked once
+ * per delivery and its outage does not fail deliveries of subscriptions known just before it.
+ */
 @Injectable()
 export class SubscriptionsRepository {
-  constructor(@InjectRepository(SubscriptionEntity) private readonly subscriptions: Repository<SubscriptionEntity>) {}
+  private readonly log = new Logger(SubscriptionsRepository.name);
+  private readonly receiving: SubscriptionCache<ReceivingSubscription>;
+  /** Whether deliveries are being verified with cached subscriptions because Postgres does not answer. */
+  private servingStale = false;
 
-  /** A subscription that has its secret and is not deleted: deliveries for it are verified with it. */
-  findReceiving(id: string): Promise<SubscriptionEntity | null> {
-    return this.subscriptions.findOneBy({ id, secret: Not(IsNull()), status: Not('deleted') });
+  constructor(
+    @InjectRepository(SubscriptionEntity) private readonly subscriptions: Repository<SubscriptionEntity>,
+    @Inject(APP_CONFIG) config: IngestConfig,
+  ) {
+    this.receiving = new SubscriptionCache((id) => this.loadReceiving(id), {
+      ttlMs: config.ingest.INGEST_SUBSCRIPTION_CACHE_MS,
+      staleMs: SERVE_STALE_FOR_MS,
+      // Well inside the request's budget: a hung connection must leave time to answer.
+      timeoutMs: Math.min(2000, Math.floor(config.ingest.INGEST_REQUEST_TIMEOUT_MS / 3)),
+      maxEntries: MAX_CACHED,
+      timeoutError: (ms) =>
+        new IngestError('DATABASE_UNAVAILABLE', `Postgres did not answer the subscription lookup within ${ms} ms`),
+      onStale: (subscriptionId, error, ageMs) => {
+        if (this.servingStale) return;
+        this.servingStale = true;
+        this.log.warn({
+          msg: 'postgres does not answer: verifying deliveries with cached subscriptions',
+          subscriptionId,
+          ageMs,
+          error: classifyError(error).toJSON(),
+        });
+      },
+    });
+  }
+
+  /**
+   * The subscription deliveries for `id` are verified with, or null when there is none (no such id,
+   * no secret yet, deleted). Up to INGEST_SUBSCRIPTION_CACHE_MS old; rejects with a `retry`
+   * AsanaStreamError (503) when Postgres does not answer and nothing recent is cached.
+   */
+  findReceiving(id: string): Promise<ReceivingSubscription | null> {
+    return this.receiving.get(id);
   }
 
   /**
@@ -20,12 +75,17 @@ export class SubscriptionsRepository {
    * without a secret: a second `X-Hook-Secret` could be an attacker planting a secret.
    */
   async acceptHandshake(id: string, secret: string): Promise<HandshakeOutcome> {
-    const result = await this.subscriptions.update(
-      { id, status: 'pending_handshake', secret: IsNull() },
-      { secret, handshakeAt: new Date() },
-    );
-    if (result.affected) return 'accepted';
-    return (await this.subscriptions.existsBy({ id })) ? 'not-pending' : 'unknown';
+    const outcome = await this.databaseCall('the handshake could not be stored', async () => {
+      const result = await this.subscriptions.update(
+        { id, status: 'pending_handshake', secret: IsNull() },
+        { secret, handshakeAt: new Date() },
+      );
+      if (result.affected) return 'accepted';
+      return (await this.subscriptions.existsBy({ id })) ? 'not-pending' : 'unknown';
+    });
+    // Asana's first heartbeat follows the handshake at once: it must not meet a cached miss.
+    if (outcome === 'accepted') this.receiving.delete(id);
+    return outcome;
   }
 
   async recordContact(id: string, heartbeat: boolean): Promise<void> {
@@ -34,5 +94,38 @@ export class SubscriptionsRepository {
       { id },
       heartbeat ? { lastHeartbeatAt: now, lastDeliveryAt: now } : { lastDeliveryAt: now },
     );
+  }
+
+  private async loadReceiving(id: string): Promise<ReceivingSubscription | null> {
+    const found = await this.databaseCall('the subscription could not be looked up', () =>
+      this.subscriptions.findOne({
+        select: { id: true, secret: true },
+        where: { id, secret: Not(IsNull()), status: Not('deleted') },
+      }),
+    );
+    if (this.servingStale) {
+      this.servingStale = false;
+      this.log.log({ msg: 'postgres answers again: subscriptions are looked up afresh' });
+    }
+    return found?.secret ? { id: found.id, secret: found.secret } : null;
+  }
+
+  /**
+   * Runs a query, turning a failure to reach Postgres (refused, reset, timed out: pg's pool
+   * reports these as plain network errors) into DATABASE_UNAVAILABLE, 503 so Asana retries.
+   * Other failures keep their classification: a halt (a refused login, a schema that does not fit)
+   * stays one.
+   */
+  private async databaseCall<T>(failure: string, query: () => Promise<T>): Promise<T> {
+    try {
+      return await query();
+    } catch (cause) {
+      const classified = classifyError(cause);
+      if (classified.code !== 'UNAVAILABLE' && classified.code !== 'TIMEOUT') throw classified;
+      throw new IngestError('DATABASE_UNAVAILABLE', `${failure}; retry later`, {
+        cause,
+        details: classified.details,
+      });
+    }
   }
 }

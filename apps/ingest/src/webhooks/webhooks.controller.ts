@@ -1,9 +1,12 @@
-import { Body, Controller, Headers, HttpCode, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { ASANA_HOOK_SECRET_HEADER } from '@asana-stream/asana';
+import { APP_CONFIG, type IngestConfig } from '@asana-stream/config';
 import { IngestError } from './ingest.errors';
 import { ReceiveDeliveryService, type DeliveryReceipt } from './receive-delivery.service';
+import { requestDeadline } from './request-deadline';
 import { SubscriptionsRepository } from './subscriptions.repository';
+import { within } from './within';
 
 /** Asana's webhook target: `POST /webhooks/asana/<subscription id>` (handshakes and deliveries). */
 @Controller('webhooks/asana')
@@ -11,6 +14,7 @@ export class WebhooksController {
   constructor(
     private readonly deliveries: ReceiveDeliveryService,
     private readonly subscriptions: SubscriptionsRepository,
+    @Inject(APP_CONFIG) private readonly config: IngestConfig,
   ) {}
 
   @Post(':subscriptionId')
@@ -21,25 +25,31 @@ export class WebhooksController {
     @Headers() headers: Record<string, string | undefined>,
     @Res({ passthrough: true }) response: Response,
   ): Promise<DeliveryReceipt | undefined> {
+    const deadline = requestDeadline(response, this.config.ingest.INGEST_REQUEST_TIMEOUT_MS);
     const secret = headers[ASANA_HOOK_SECRET_HEADER];
     if (secret !== undefined) {
-      await this.handshake(subscriptionId, secret, response);
+      await this.handshake(subscriptionId, secret, response, deadline);
       return undefined;
     }
     // The route's raw parser gives a Buffer for every content type, even none.
     const body = Buffer.isBuffer(rawBody) ? rawBody : Buffer.alloc(0);
-    return this.deliveries.receive(subscriptionId, body, headers);
+    return this.deliveries.receive(subscriptionId, body, headers, deadline);
   }
 
   /** Echoes `X-Hook-Secret` only for a subscription pending its handshake. */
-  private async handshake(subscriptionId: string, secret: string, response: Response): Promise<void> {
+  private async handshake(subscriptionId: string, secret: string, response: Response, deadline: number): Promise<void> {
     if (!/^[\x21-\x7e]{16,256}$/.test(secret)) {
-      throw new IngestError('MALFORMED_DELIVERY', 'X-Hook-Secret is not a plausible secret', false);
+      throw new IngestError('MALFORMED_DELIVERY', 'X-Hook-Secret is not a plausible secret');
     }
-    const outcome = await this.subscriptions.acceptHandshake(subscriptionId, secret);
-    if (outcome === 'unknown') throw new IngestError('UNKNOWN_SUBSCRIPTION', 'no subscription has this id', false);
+    // The secret is written to Postgres: without it there is no handshake (503, Asana's create call fails).
+    const outcome = await within(
+      this.subscriptions.acceptHandshake(subscriptionId, secret),
+      deadline - Date.now(),
+      () => new IngestError('DATABASE_UNAVAILABLE', 'Postgres did not store the handshake in time; retry later'),
+    );
+    if (outcome === 'unknown') throw new IngestError('UNKNOWN_SUBSCRIPTION', 'no subscription has this id');
     if (outcome === 'not-pending') {
-      throw new IngestError('HANDSHAKE_NOT_EXPECTED', 'this subscription is not waiting for a handshake', false);
+      throw new IngestError('HANDSHAKE_NOT_EXPECTED', 'this subscription is not waiting for a handshake');
     }
     response.setHeader('X-Hook-Secret', secret);
   }
