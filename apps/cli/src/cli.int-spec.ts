@@ -80,7 +80,13 @@ describe('asana-stream cli against missing or unreachable dependencies', () => {
   it('status after setup prints one line per reading and exits 0', async () => {
     const run = await cli(env, 'status', '--json');
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ deliveries: 0, events: 0, enricherLag: 0, changes: 0 });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      deliveries: 0,
+      events: 0,
+      enricherLag: 0,
+      changes: 0,
+      deadLetters: { 'asana.events.dlq': 0, 'asana.state.dlq': 0 },
+    });
     expect(run.stderr).toBe('');
   });
 

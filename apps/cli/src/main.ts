@@ -3,13 +3,14 @@ import { ConfigError, loadAppConfig } from '@asana-stream/config';
 import { EXIT_CONFIG } from '@asana-stream/runtime';
 import type { CliContext } from './cli-context';
 import { describeCliFailure } from './cli-failure';
+import { registerDlqCommands } from './commands/dlq.command';
 import { registerSetupCommands } from './commands/setup.command';
 import { registerStatusCommand } from './commands/status.command';
 import { registerWebhookCommands } from './commands/webhooks.command';
 
 const program = new Command('asana-stream')
   .description(
-    'Operate asana-stream: schema, topics and Asana webhooks.\nConfiguration comes from the environment (DATABASE_URL, KAFKA_BROKERS, ASANA_BASE_URL, ASANA_TOKEN, INGEST_PUBLIC_URL, KAFKA_TOPIC_PREFIX).',
+    'Operate asana-stream: schema, topics, Asana webhooks and dead letters.\nConfiguration comes from the environment (DATABASE_URL, KAFKA_BROKERS, ASANA_BASE_URL, ASANA_TOKEN, INGEST_PUBLIC_URL, KAFKA_TOPIC_PREFIX).',
   )
   .showHelpAfterError()
   .exitOverride();
@@ -28,12 +29,15 @@ function getContext(): CliContext {
 /** Commands that never call Asana's API do not need a token. */
 function needsNoToken(): boolean {
   const [command, sub] = process.argv.slice(2);
-  return ['setup', 'reset', 'db', 'topics', 'status'].includes(command) || (command === 'webhooks' && sub === 'list');
+  return (
+    ['setup', 'reset', 'db', 'topics', 'status', 'dlq'].includes(command) || (command === 'webhooks' && sub === 'list')
+  );
 }
 
 registerSetupCommands(program, getContext);
 registerWebhookCommands(program, getContext);
 registerStatusCommand(program, getContext);
+registerDlqCommands(program, getContext);
 
 program
   .parseAsync(process.argv)

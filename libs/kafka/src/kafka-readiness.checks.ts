@@ -19,19 +19,22 @@ export class KafkaPublisherReadinessCheck implements ReadinessCheck {
   }
 }
 
-/** Ready while the consumer runs; a consumer that crashed for good makes the app unready. */
+/**
+ * Ready while the consumer runs, the broker answers it (a fetch, heartbeat, join or commit within
+ * the last 10 s, so a broker outage shows within seconds even when the consumer is idle), and no
+ * message is halted waiting for someone to act (UNAUTHORIZED, a dependency that stays down).
+ */
 @Injectable()
 export class KafkaConsumerReadinessCheck implements ReadinessCheck {
   readonly name = 'kafka-consumer';
   constructor(private readonly server: KafkaConsumerServer) {}
 
   async problem(): Promise<string | null> {
-    const status = this.server.consumerStatus;
-    return status === 'running' ? null : `the Kafka consumer is ${status}`;
+    return this.server.readinessProblem();
   }
 
   /** kafkajs gave up restarting the consumer (kafkajs#1299, #1721): only a new process helps. */
   async fatalProblem(): Promise<string | null> {
-    return this.server.consumerStatus === 'crashed' ? 'the Kafka consumer crashed and will not restart' : null;
+    return this.server.fatalProblem();
   }
 }

@@ -1,5 +1,6 @@
 import type { LoggerService, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { NestMicroservice } from '@nestjs/microservices';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { DataSource } from 'typeorm';
 import {
@@ -13,9 +14,15 @@ import {
   type KafkaEnv,
   type StartupEnv,
 } from '@asana-stream/config';
-import { TopicNames } from '@asana-stream/contracts';
+import { messageDecoder, TopicNames } from '@asana-stream/contracts';
 import { assertSchemaCurrent, createDataSource } from '@asana-stream/db';
-import { consumerGroupId, createKafkaClient, KafkaConsumerServer } from '@asana-stream/kafka';
+import {
+  consumerGroupId,
+  createKafkaClient,
+  KafkaConsumerErrorFilter,
+  KafkaConsumerServer,
+  KafkaPublisher,
+} from '@asana-stream/kafka';
 import type { ReadinessCheck } from './health.module';
 import { PipelineModule } from './pipeline.module';
 import { runApp } from './run-app';
@@ -49,7 +56,12 @@ export interface PipelineApp<A extends PipelineAppName> {
   database: PipelineConfig<A> extends { db: DatabaseEnv } ? true : false;
   /** A KafkaPublisher, connected before the app serves. */
   publishes: boolean;
-  /** Logical topics the module's `@EventPattern` handlers consume through `KafkaConsumerServer`. */
+  /**
+   * Logical topics the module's `@EventPattern` handlers consume through `KafkaConsumerServer`;
+   * each message is decoded and checked against its topic's contract (`messageDecoder`) first,
+   * and what cannot be handled is dead-lettered through a KafkaPublisher (provided even when the
+   * app does not publish).
+   */
   consumes?: PipelineConfig<A> extends { consumer: ConsumerEnv } ? string[] : never;
   /**
    * The app's own readiness checks, which `module` must provide and export. The checks of the
@@ -108,24 +120,30 @@ export async function createPipelineApp<A extends PipelineAppName>(
   const dataSource = databaseUrl ? await openCurrentDatabase(databaseUrl) : undefined;
   let groupId: string | undefined;
   let consumer: KafkaConsumerServer | undefined;
+  const kafkaClient = () => createKafkaClient({ brokers: shape.kafka.KAFKA_BROKERS, clientId });
+  // One producer per app: what it publishes and what its consumer dead-letters share the queue.
+  const publisher = definition.publishes || definition.consumes ? new KafkaPublisher(kafkaClient()) : undefined;
   if (definition.consumes) {
     groupId = consumerGroupId(shape.kafka.KAFKA_TOPIC_PREFIX, definition.name, shape.consumer?.CONSUMER_GROUP_SUFFIX);
     consumer = new KafkaConsumerServer({
-      kafka: createKafkaClient({ brokers: shape.kafka.KAFKA_BROKERS, clientId }),
+      kafka: kafkaClient(),
       groupId,
       names: new TopicNames(shape.kafka.KAFKA_TOPIC_PREFIX),
       topics: definition.consumes,
+      decoders: Object.fromEntries(definition.consumes.map((topic) => [topic, messageDecoder(topic)])),
+      deadLetters: publisher,
+      keyConcurrency: shape.consumer?.CONSUMER_KEY_CONCURRENCY,
     });
   }
 
   let app: NestExpressApplication;
   try {
     const root = PipelineModule.forRoot({
-      clientId,
       config: shape,
       module: definition.module,
       readiness: definition.readiness ?? [],
       publishes: definition.publishes,
+      publisher,
       consumer,
       dataSource,
     });
@@ -141,7 +159,21 @@ export async function createPipelineApp<A extends PipelineAppName>(
     throw error;
   }
   definition.http?.configure(app, config);
-  if (consumer) app.connectMicroservice({ strategy: consumer }, { inheritAppConfig: true });
+  if (consumer) {
+    // A config of its own: the HTTP app's filters are not for Kafka handlers, and the consumer's
+    // filter (handler errors reach the transport whole, to be classified) is not for HTTP. Nest
+    // fixes each handler's filters when it registers the listeners, which connectMicroservice
+    // does at once unless deferred: so deferred, the filter added, then what it would have done.
+    const microservice = app.connectMicroservice(
+      { strategy: consumer },
+      { inheritAppConfig: false, deferInitialization: true },
+    );
+    microservice.useGlobalFilters(new KafkaConsumerErrorFilter());
+    if (!(microservice instanceof NestMicroservice)) throw new Error('connectMicroservice gave no NestMicroservice');
+    microservice.registerListeners();
+    microservice.setIsInitialized(true);
+    microservice.setIsInitHookCalled(true);
+  }
   return { app, config, groupId };
 }
 

@@ -5,7 +5,6 @@ import { APP_CONFIG } from '@asana-stream/config';
 import { TopicNames } from '@asana-stream/contracts';
 import { DatabaseReadinessCheck } from '@asana-stream/db';
 import {
-  createKafkaClient,
   KafkaConsumerReadinessCheck,
   KafkaConsumerServer,
   KafkaPublisher,
@@ -16,16 +15,19 @@ import { HealthModule, type ReadinessCheck } from './health.module';
 
 /** What the bootstrap hands the module: settled before Nest starts, so nothing here waits or retries. */
 export interface PipelineModuleOptions {
-  /** `asana-stream-<app>`: the Kafka client id. */
-  clientId: string;
   /** The app's validated configuration, provided as APP_CONFIG. */
   config: { readonly kafka: { readonly KAFKA_BROKERS: string; readonly KAFKA_TOPIC_PREFIX: string } };
   /** The app's own controllers, consumers and services. */
   module: Type<unknown>;
   /** Checks the app's module provides and exports. */
   readiness: Type<ReadinessCheck>[];
-  /** Provide a KafkaPublisher (connected when the app initialises). */
+  /** The app publishes: its KafkaPublisher's readiness is checked. */
   publishes: boolean;
+  /**
+   * The app's KafkaPublisher (connected when the app initialises), when it publishes or its
+   * consumer dead-letters through it.
+   */
+  publisher?: KafkaPublisher;
   /** The consumer transport the app is served by, when it consumes. */
   consumer?: KafkaConsumerServer;
   /** An initialised DataSource whose schema is current, when the app has a database. */
@@ -58,13 +60,10 @@ export class PipelineModule {
       { provide: TopicNames, useValue: new TopicNames(config.kafka.KAFKA_TOPIC_PREFIX) },
     ];
     const checks: Type<ReadinessCheck>[] = [];
-    if (options.publishes) {
-      shared.push({
-        provide: KafkaPublisher,
-        useFactory: () =>
-          new KafkaPublisher(createKafkaClient({ brokers: config.kafka.KAFKA_BROKERS, clientId: options.clientId })),
-      });
-      checks.push(KafkaPublisherReadinessCheck);
+    if (options.publisher) {
+      // A value provider still gets its lifecycle hooks: connected at init, drained at shutdown.
+      shared.push({ provide: KafkaPublisher, useValue: options.publisher });
+      if (options.publishes) checks.push(KafkaPublisherReadinessCheck);
     }
     if (consumer) {
       shared.push({ provide: KafkaConsumerServer, useValue: consumer });

@@ -6,6 +6,7 @@ import { allTopics, TOPICS, TopicNames } from '@asana-stream/contracts';
 import { consumerGroupId } from '@asana-stream/kafka';
 import { withConnections, type CliContext } from '../cli-context';
 import { CliFailure, DEMO_ENV_HINT } from '../cli-failure';
+import { deadLetterDepths } from './dlq.command';
 
 /** What has flowed through each stage so far. */
 export interface PipelineStatus {
@@ -18,6 +19,8 @@ export interface PipelineStatus {
   projects: { live: number; deleted: number };
   outbox: { total: number; unpublished: number };
   changes: number;
+  /** Entries pending per dead-letter topic (`asana.events.dlq`: 0), see `asana-stream dlq list`. */
+  deadLetters: Record<string, number>;
 }
 
 async function messagesIn(admin: Admin, topic: string): Promise<number> {
@@ -45,8 +48,8 @@ async function rowCounts(dataSource: DataSource, table: 'tasks' | 'projects') {
 export async function readStatus(admin: Admin, dataSource: DataSource, names: TopicNames): Promise<PipelineStatus> {
   const topic = (logical: string) => names.physical(logical);
   const changeTopics = allTopics().filter((t) => t.name.startsWith('asana.changes.'));
-  const [deliveries, events, enricherLag, states, projectorLag, changes, tasks, projects, [outbox]] = await Promise.all(
-    [
+  const [deliveries, events, enricherLag, states, projectorLag, changes, tasks, projects, [outbox], deadLetters] =
+    await Promise.all([
       messagesIn(admin, topic(TOPICS.deliveries.name)),
       messagesIn(admin, topic(TOPICS.events.name)),
       lagOf(admin, consumerGroupId(names.prefix, 'enricher'), topic(TOPICS.events.name)),
@@ -60,8 +63,8 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
       dataSource.query<{ total: string; unpublished: string }[]>(
         /* sql */ `SELECT count(*) AS total, count(*) FILTER (WHERE published_at IS NULL) AS unpublished FROM outbox`,
       ),
-    ],
-  );
+      deadLetterDepths(admin, names),
+    ]);
   return {
     deliveries,
     events,
@@ -72,6 +75,7 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
     projects,
     outbox: { total: Number(outbox.total), unpublished: Number(outbox.unpublished) },
     changes,
+    deadLetters,
   };
 }
 
@@ -99,13 +103,19 @@ export function formatStatus(s: PipelineStatus): string {
     `enricher: lag ${s.enricherLag} → ${s.states} states`,
     `projector: lag ${s.projectorLag} → tasks ${s.tasks.live} (+${s.tasks.deleted} deleted), projects ${s.projects.live}`,
     `fanout: outbox ${s.outbox.total} (${s.outbox.unpublished} pending) → ${s.changes} changes`,
+    // `asana.events.dlq` → `events`: the line stays short; `dlq list` names them whole.
+    `dlq: ${Object.entries(s.deadLetters)
+      .map(([topic, pending]) => `${topic.replace(/^asana\./, '').replace(/\.dlq$/, '')} ${pending}`)
+      .join(', ')}`,
   ].join(' | ');
 }
 
 export function registerStatusCommand(program: Command, context: () => CliContext): void {
   program
     .command('status')
-    .description('show what has flowed through each stage: topic counts, consumer lag, projection rows, outbox')
+    .description(
+      'show what has flowed through each stage: topic counts, consumer lag, projection rows, outbox, dead letters pending',
+    )
     .option('--watch <seconds>', 'refresh every N seconds until interrupted')
     .option('--json', 'print JSON instead of one line')
     .action(async (options: { watch?: string; json?: boolean }) => {
