@@ -21,6 +21,7 @@ export const INGEST_APP: PipelineApp<'ingest'> = {
   summary: 'receives Asana webhook deliveries (handshake, signature) and publishes each event to Kafka',
   module: IngestModule,
   database: true,
+  readyWithoutDatabase: true,
   publishes: true,
   http: { bodyParser: false, configure: configureIngestApp },
 };

@@ -54,6 +54,11 @@ export interface PipelineApp<A extends PipelineAppName> {
    * migrations are pending. Required by the type exactly when the app's config reads DATABASE_URL.
    */
   database: PipelineConfig<A> extends { db: DatabaseEnv } ? true : false;
+  /**
+   * The app keeps doing its work while Postgres is down (ingest serves known subscriptions from
+   * its cache), so Postgres is left out of its readiness: an unready pod gets no traffic at all.
+   */
+  readyWithoutDatabase?: boolean;
   /** A KafkaPublisher, connected before the app serves. */
   publishes: boolean;
   /**
@@ -146,6 +151,7 @@ export async function createPipelineApp<A extends PipelineAppName>(
       publisher,
       consumer,
       dataSource,
+      databaseInReadiness: !definition.readyWithoutDatabase,
     });
     // abortOnError: false hands a failure to the caller (runApp's one fatal line) instead of
     // Nest calling process.exit(1) itself.

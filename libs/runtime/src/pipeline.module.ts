@@ -32,6 +32,8 @@ export interface PipelineModuleOptions {
   consumer?: KafkaConsumerServer;
   /** An initialised DataSource whose schema is current, when the app has a database. */
   dataSource?: DataSource;
+  /** Whether the database's readiness check is one of the app's (default: whenever it has one). */
+  databaseInReadiness?: boolean;
 }
 
 /**
@@ -69,7 +71,7 @@ export class PipelineModule {
       shared.push({ provide: KafkaConsumerServer, useValue: consumer });
       checks.push(KafkaConsumerReadinessCheck);
     }
-    if (dataSource) checks.push(DatabaseReadinessCheck);
+    if (dataSource && options.databaseInReadiness !== false) checks.push(DatabaseReadinessCheck);
     const core: DynamicModule = {
       module: PipelineCoreModule,
       global: true,

@@ -113,6 +113,9 @@ describe('the subscription lookup, with Postgres behind a proxy this test can cu
         503,
         { error: 'DATABASE_UNAVAILABLE', message: 'the handshake could not be stored; retry later' },
       ]);
+      // Still ready: a pod that says otherwise gets no deliveries at all, known subscriptions' included.
+      const ready = await request(app.getHttpServer()).get('/health/ready');
+      expect([ready.status, Object.keys(ready.body.info ?? {})]).toEqual([200, ['kafka-producer']]);
       const during = logger.lines.slice(linesBefore);
       expect(logger.withMsg(/^postgres does not answer/)).toHaveLength(1);
       expect(during.filter((l) => l.level === 'error')).toEqual([]);
