@@ -1,38 +1,11 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { allTopics, TopicNames } from '@asana-stream/contracts';
 import { dropDatabase } from '@asana-stream/db';
 import { deleteTopics } from '@asana-stream/kafka';
-import { freePort, TEST_BROKERS, TEST_SERVER_URL, testKafka } from '@asana-stream/testing';
+import { freePort, runCli, TEST_SERVER_URL, testKafka } from '@asana-stream/testing';
 
-const REPO_ROOT = resolve(__dirname, '../../..');
-const CLI = join(REPO_ROOT, 'dist/apps/cli/src/main.js');
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** The cli as operators run it: `node dist/apps/cli/src/main.js …`, only the given environment. */
-async function cli(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
-  const started = Date.now();
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', KAFKA_BROKERS: TEST_BROKERS, ...env },
-      cwd: REPO_ROOT,
-      timeout: 30_000,
-    });
-    return { code: 0, stdout, stderr, ms: Date.now() - started };
-  } catch (error) {
-    const failed = error as { code?: number; stdout: string; stderr: string; killed?: boolean };
-    if (failed.killed) throw new Error(`asana-stream ${args.join(' ')} did not end within 30 s`, { cause: error });
-    return { code: failed.code ?? -1, stdout: failed.stdout, stderr: failed.stderr, ms: Date.now() - started };
-  }
-}
+/** The cli as operators run it; a command still running after 30 s fails the test. */
+const cli = (env: Record<string, string>, ...args: string[]) => runCli(env, args, { timeoutMs: 30_000 });
 
 const lines = (text: string) => text.split('\n').filter((line) => line.trim() !== '');
 

@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { Controller, type INestMicroservice } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
@@ -19,37 +16,15 @@ import {
   asanaTaskEvent,
   createTestDatabase,
   createTestTopics,
-  TEST_BROKERS,
+  runCli,
   testKafka,
   waitFor,
   type TestDatabase,
 } from '@asana-stream/testing';
 import type { PipelineStatus } from './commands/status.command';
 
-const REPO_ROOT = resolve(__dirname, '../../..');
-const CLI = join(REPO_ROOT, 'dist/apps/cli/src/main.js');
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The cli as operators run it: `node dist/apps/cli/src/main.js …`, only the given environment. */
-async function cli(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', KAFKA_BROKERS: TEST_BROKERS, ...env },
-      cwd: REPO_ROOT,
-      timeout: 45_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout: string; stderr: string; killed?: boolean };
-    if (failed.killed) throw new Error(`asana-stream ${args.join(' ')} did not end within 45 s`, { cause: error });
-    return { code: failed.code ?? -1, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+/** The cli as operators run it, on this test's topics. */
+const cli = (env: Record<string, string>, ...args: string[]) => runCli(env, args);
 
 /** Whether the handler refuses gid 9000 the way Asana refuses a bad request (400: dead-letter). */
 let refusing = true;

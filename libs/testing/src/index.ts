@@ -1,5 +1,6 @@
 export * from './asana-fixtures';
 export * from './app-process';
+export * from './cli-process';
 export * from './otlp-receiver';
 export * from './simulator-process';
 export * from './test-database';

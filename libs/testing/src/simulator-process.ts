@@ -23,6 +23,8 @@ export interface SimulatorProcess {
    * so a test can count the API requests it makes itself.
    */
   firstProjectTaskGids(): Promise<string[]>;
+  /** `POST /_sim/api-failures`: e.g. `{ count: 'forever', status: 503 }`, or one gid's `{ gid, count, status }`. */
+  setApiFailures(body: Record<string, unknown>): Promise<void>;
   stop(): Promise<AppExit>;
 }
 
@@ -67,6 +69,14 @@ export async function startSimulatorProcess(
       const [project] = data.projects;
       if (!project) throw new Error('the simulator has no project');
       return data.tasks.filter((task) => task.projects.some(({ gid }) => gid === project.gid)).map((task) => task.gid);
+    },
+    async setApiFailures(body) {
+      const response = await fetch(`${baseUrl}/_sim/api-failures`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`POST /_sim/api-failures → ${response.status}; see ${app.logFile}`);
     },
     stop: () => app.stop(),
   };

@@ -19,15 +19,6 @@ import {
 
 const REPO_ROOT = resolve(__dirname, '../../../..');
 
-async function setApiFailures(sim: SimulatorProcess, body: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${sim.baseUrl}/_sim/api-failures`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`POST /_sim/api-failures → ${response.status}`);
-}
-
 function envelopeFor(gid: string): AsanaEventEnvelope {
   const event = asanaTaskEvent({ resource: { gid, resource_type: 'task', resource_subtype: 'default_task' } });
   return {
@@ -74,7 +65,7 @@ describe('an Asana resource the API refuses for good', () => {
   it("sends only that gid's event to asana.events.dlq, others flow, and a re-drive applies it once Asana answers", async () => {
     const [refused, ...others] = (await sim.firstProjectTaskGids()).slice(0, 4);
     // Asana answers 400 for this one task on every request, forever; every other task is served.
-    await setApiFailures(sim, { gid: refused, count: 'forever', status: 400 });
+    await sim.setApiFailures({ gid: refused, count: 'forever', status: 400 });
     const envelopes = new Map([refused, ...others].map((gid) => [gid, envelopeFor(gid)]));
     const states = await new TopicRecorder([names.physical(TOPICS.state.name)]).start();
     const deadLetters = await new TopicRecorder([names.physical(deadLetterTopic(TOPICS.events.name).name)]).start();
@@ -111,7 +102,7 @@ describe('an Asana resource the API refuses for good', () => {
       expect(states.messages.some((m) => m.key === refused)).toBe(false);
 
       // Asana serves the task again; the operator re-drives what the DLQ holds.
-      await setApiFailures(sim, { gid: refused, count: 0 });
+      await sim.setApiFailures({ gid: refused, count: 0 });
       const { stdout, stderr } = await promisify(execFile)(
         process.execPath,
         [join(REPO_ROOT, 'dist/apps/cli/src/main.js'), 'dlq', 'redrive', 'asana.events', '--all'],

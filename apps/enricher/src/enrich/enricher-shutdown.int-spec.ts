@@ -35,15 +35,6 @@ async function committedOffsets(kafka: Kafka, groupId: string, topic: string): P
   }
 }
 
-async function setApiFailures(sim: SimulatorProcess, body: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${sim.baseUrl}/_sim/api-failures`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`POST /_sim/api-failures → ${response.status}`);
-}
-
 // The pods' grace period: Kubernetes sends SIGKILL this long after SIGTERM.
 const GRACE_PERIOD_MS = 30_000;
 
@@ -90,7 +81,7 @@ describe('the enricher stopped during an Asana outage', () => {
     const groupId = `${names.prefix}asana-stream-enricher`;
     const [gid] = await sim.firstProjectTaskGids();
     // A lasting outage: every API request answers 503 until cancelled.
-    await setApiFailures(sim, { count: 'forever', status: 503 });
+    await sim.setApiFailures({ count: 'forever', status: 503 });
     const first = await startEnricher('first');
 
     const event = asanaTaskEvent({ resource: { gid, resource_type: 'task', resource_subtype: 'default_task' } });
@@ -125,7 +116,7 @@ describe('the enricher stopped during an Asana outage', () => {
     expect(new Set(await committedOffsets(kafka, groupId, eventsTopic))).toEqual(new Set(['-1']));
     expect(await totalEndOffset(kafka, [stateTopic])).toBe(0);
 
-    await setApiFailures(sim, { count: 0 });
+    await sim.setApiFailures({ count: 0 });
     const recorder = await new TopicRecorder([stateTopic]).start();
     try {
       await startEnricher('second');

@@ -1,50 +1,8 @@
 import { plainToInstance, Type } from 'class-transformer';
-import {
-  IsArray,
-  IsIn,
-  IsISO8601,
-  IsObject,
-  IsOptional,
-  IsString,
-  Matches,
-  ValidateNested,
-  validateSync,
-} from 'class-validator';
+import { IsArray, ValidateNested, validateSync } from 'class-validator';
+import { AsanaEventDto } from '@asana-stream/contracts';
 
-class ResourceRefDto {
-  @IsString()
-  @Matches(/^\d+$/, { message: 'gid must be a numeric string' })
-  gid!: string;
-
-  @IsString()
-  resource_type!: string;
-}
-
-/**
- * The parts of an Asana event that asana-stream relies on. Other fields pass through untouched:
- * Asana adds fields without notice, and the event is forwarded as received.
- */
-class AsanaEventDto {
-  @IsIn(['changed', 'added', 'removed', 'deleted', 'undeleted'])
-  action!: string;
-
-  @IsISO8601()
-  created_at!: string;
-
-  @IsObject()
-  @ValidateNested()
-  @Type(() => ResourceRefDto)
-  resource!: ResourceRefDto;
-
-  @IsOptional()
-  @IsObject()
-  parent?: object | null;
-
-  @IsOptional()
-  @IsObject()
-  user?: object | null;
-}
-
+/** A webhook delivery: its events, each checked as `asana.events` will carry it. */
 class AsanaDeliveryDto {
   @IsArray()
   @ValidateNested({ each: true })

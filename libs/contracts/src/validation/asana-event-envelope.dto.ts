@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+import { Type } from 'class-transformer';
 import { IsIn, IsISO8601, IsObject, IsOptional, IsString, Matches, ValidateNested } from 'class-validator';
 
 const NUMERIC_GID = /^\d+$/;
@@ -13,8 +15,9 @@ export class ResourceRefDto {
 }
 
 /**
- * The parts of an Asana event the enricher relies on. `change` and fields Asana adds later pass
- * unchecked: the event is forwarded as Asana sent it.
+ * The parts of an Asana event asana-stream relies on, in a webhook delivery (ingest) and in
+ * `asana.events` (the enricher). `change` and fields Asana adds later pass unchecked: the event
+ * is forwarded as Asana sent it.
  */
 export class AsanaEventDto {
   @IsIn(['changed', 'added', 'removed', 'deleted', 'undeleted'])
@@ -25,6 +28,7 @@ export class AsanaEventDto {
 
   @IsObject()
   @ValidateNested()
+  @Type(() => ResourceRefDto)
   resource!: ResourceRefDto;
 
   @IsOptional()
