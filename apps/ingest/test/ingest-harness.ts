@@ -1,13 +1,12 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import type { INestApplication, LoggerService } from '@nestjs/common';
-import type { Consumer } from 'kafkajs';
 import { Client } from 'pg';
 import request from 'supertest';
 import { signAsanaBody, type AsanaEvent } from '@asana-stream/asana';
 import { createPipelineApp } from '@asana-stream/runtime';
-import { asanaTaskEvent, testKafka } from '@asana-stream/testing';
+import { asanaTaskEvent } from '@asana-stream/testing';
 import { INGEST_APP } from '../src/ingest.module';
 
 /** The secret every test subscription's deliveries are signed with. */
@@ -70,56 +69,6 @@ export async function addSubscription(
     [id, '1100', `http://ingest.test/webhooks/asana/${id}`, secret, status],
   );
   return id;
-}
-
-/** One Kafka record as stored: the value's bytes untouched (raw deliveries are bodies, not JSON). */
-export interface RawRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: Buffer;
-  headers: Record<string, string>;
-}
-
-/** Collects every record of some topics from the beginning, undecoded, until stopped. */
-export class RawRecorder {
-  readonly records: RawRecord[] = [];
-  private readonly positions = new Set<string>();
-  private consumer?: Consumer;
-
-  constructor(private readonly topics: string[]) {}
-
-  async start(): Promise<this> {
-    this.consumer = testKafka().consumer({ groupId: `raw-recorder-${randomBytes(4).toString('hex')}` });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.topics, fromBeginning: true });
-    await this.consumer.run({
-      eachMessage: async ({ topic, partition, message }) => {
-        const position = `${topic}/${partition}/${message.offset}`;
-        if (this.positions.has(position)) return;
-        this.positions.add(position);
-        this.records.push({
-          topic,
-          partition,
-          offset: message.offset,
-          key: message.key?.toString() ?? null,
-          value: message.value ?? Buffer.alloc(0),
-          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString() ?? ''])),
-        });
-      },
-    });
-    return this;
-  }
-
-  /** Records of `topic` whose header `name` is `value`. */
-  find(topic: string, name: string, value: string): RawRecord[] {
-    return this.records.filter((r) => r.topic === topic && r.headers[name] === value);
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer?.disconnect();
-  }
 }
 
 /**

@@ -8,3 +8,4 @@ export * from './kafka-publisher';
 export * from './retry-policy';
 export * from './topic-admin';
 export * from './kafka-readiness.checks';
+export * from './record-size';

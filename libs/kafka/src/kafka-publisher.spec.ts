@@ -1,5 +1,5 @@
 import type { Kafka, Producer } from 'kafkajs';
-import { estimatedRecordBytes, KafkaPublisher } from './kafka-publisher';
+import { KafkaPublisher } from './kafka-publisher';
 
 /** A kafkajs client whose producer connects and disconnects; any other call fails the test. */
 function connectOnlyKafka(): Kafka {
@@ -11,21 +11,6 @@ function connectOnlyKafka(): Kafka {
   const kafka: Partial<Kafka> = { producer: () => producer as Producer };
   return kafka as Kafka;
 }
-
-describe('estimatedRecordBytes', () => {
-  it('counts key, value, header names and values in bytes, plus the record framing', () => {
-    const framing = estimatedRecordBytes({ value: null });
-    expect(framing).toBeGreaterThan(0);
-    // 'é' is two bytes in UTF-8.
-    expect(estimatedRecordBytes({ key: 'gid', value: 'é' })).toBe(framing + 3 + 2);
-    expect(estimatedRecordBytes({ value: Buffer.alloc(1000) })).toBe(framing + 1000);
-    const headerOnly = estimatedRecordBytes({ value: null, headers: { h: 'v' } }) - framing;
-    expect(headerOnly).toBeGreaterThan(2);
-    expect(estimatedRecordBytes({ value: null, headers: { h: ['v', 'v'], missing: undefined } }) - framing).toBe(
-      2 * headerOnly,
-    );
-  });
-});
 
 describe('KafkaPublisher, before anything is sent', () => {
   it('refuses to publish before it was started and after it was shut down', async () => {

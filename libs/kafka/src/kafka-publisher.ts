@@ -22,6 +22,7 @@ import {
 } from 'kafkajs';
 import { AsanaStreamError, classifyError } from '@asana-stream/errors';
 import { MicroBatcher } from './micro-batcher';
+import { recordBytes } from './record-size';
 
 /** Limits and timings of a `KafkaPublisher`; every field has a default. */
 export interface KafkaPublisherOptions {
@@ -30,13 +31,13 @@ export interface KafkaPublisherOptions {
   /** Messages per request at most (default 1,000). */
   maxBatchMessages?: number;
   /**
-   * Bytes per request at most (default 900,000), as `estimatedRecordBytes` counts them; a single
+   * Bytes per request at most (default 900,000), as `recordBytes` counts them; a single
    * larger message goes alone. Below the broker's `message.max.bytes` (1 MiB by default), which
    * bounds each partition's part of a request.
    */
   maxBatchBytes?: number;
   /**
-   * The largest message accepted (default 1,000,000 estimated bytes, key, value, headers and
+   * The largest message accepted (default 1,000,000 bytes as `recordBytes` counts them: key, value, headers and
    * record framing included): a larger one is refused before anything of its publish is sent,
    * since the broker would refuse it (`message.max.bytes`, 1 MiB by default).
    */
@@ -66,27 +67,6 @@ const PRODUCER_CONFIG: ProducerConfig = {
   allowAutoTopicCreation: false,
   createPartitioner: Partitioners.DefaultPartitioner,
 };
-
-/** Record framing in Kafka's v2 format, at most: length, attributes, deltas, key and value lengths. */
-const RECORD_OVERHEAD_BYTES = 40;
-/** Per header: the varint lengths of its name and value. */
-const HEADER_OVERHEAD_BYTES = 10;
-
-/**
- * What one message adds to a produce request, at most: key, value, headers and record framing.
- * An estimate the batch and message limits are checked against, not the exact encoding.
- */
-export function estimatedRecordBytes(message: Message): number {
-  const length = (data: Buffer | string | null | undefined) =>
-    data === null || data === undefined ? 0 : typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-  let bytes = RECORD_OVERHEAD_BYTES + length(message.key) + length(message.value);
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    for (const one of Array.isArray(value) ? value : [value]) {
-      if (one !== undefined) bytes += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name) + length(one);
-    }
-  }
-  return bytes;
-}
 
 /** One message on its way: the caller's message with the caller's trace context in its headers. */
 interface OutgoingMessage {
@@ -235,7 +215,7 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
         const headers: IHeaders = { ...message.headers };
         propagation.inject(carrier, headers);
         const stamped = { ...message, headers };
-        outgoing.push({ topic, message: stamped, bytes: estimatedRecordBytes(stamped) });
+        outgoing.push({ topic, message: stamped, bytes: recordBytes(stamped) });
       }
     }
     const tooLarge = outgoing.find((item) => item.bytes > this.options.maxMessageBytes);

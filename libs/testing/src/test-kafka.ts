@@ -17,37 +17,36 @@ export async function createTestTopics(): Promise<TopicNames> {
   return names;
 }
 
-export interface ReceivedMessage {
+export interface ReceivedMessage<V = unknown> {
   topic: string;
   partition: number;
   offset: string;
   key: string | null;
-  value: unknown;
+  value: V;
   headers: Record<string, string>;
 }
 
-function decode(topic: string, partition: number, message: KafkaMessage): ReceivedMessage {
-  return {
-    topic,
-    partition,
-    offset: message.offset,
-    key: message.key?.toString() ?? null,
-    value: message.value ? JSON.parse(message.value.toString()) : null,
-    headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString() ?? ''])),
-  };
-}
+/** A message value as JSON (null for a tombstone): how the pipeline's topics carry values. */
+export const jsonValue = (bytes: Buffer | null): unknown => (bytes ? JSON.parse(bytes.toString()) : null);
+
+/** A message value as the bytes stored, untouched (raw deliveries are bodies, maybe not even JSON). */
+export const rawValue = (bytes: Buffer | null): Buffer => bytes ?? Buffer.alloc(0);
 
 /**
  * Collects every message of some topics (from the beginning) until stopped, each record once:
  * a consumer group that rebalances redelivers from its last commit, but a record keeps its
  * (topic, partition, offset), while a message published twice has two offsets and stays twice.
  */
-export class TopicRecorder {
-  readonly messages: ReceivedMessage[] = [];
+export class TopicRecorder<V = unknown> {
+  readonly messages: ReceivedMessage<V>[] = [];
   private readonly positions = new Set<string>();
   private consumer?: Consumer;
 
-  constructor(private readonly topics: string[]) {}
+  /** `decodeValue`: `jsonValue` (the default) or `rawValue`. */
+  constructor(
+    private readonly topics: string[],
+    private readonly decodeValue: (bytes: Buffer | null) => V = jsonValue as (bytes: Buffer | null) => V,
+  ) {}
 
   async start(): Promise<this> {
     this.consumer = testKafka().consumer({ groupId: `recorder-${randomBytes(4).toString('hex')}` });
@@ -58,13 +57,29 @@ export class TopicRecorder {
         const position = `${topic}/${partition}/${message.offset}`;
         if (this.positions.has(position)) return;
         this.positions.add(position);
-        this.messages.push(decode(topic, partition, message));
+        this.messages.push(this.decode(topic, partition, message));
       },
     });
     return this;
   }
 
+  /** Messages of `topic` whose header `name` is `value`. */
+  find(topic: string, name: string, value: string): ReceivedMessage<V>[] {
+    return this.messages.filter((m) => m.topic === topic && m.headers[name] === value);
+  }
+
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
+  }
+
+  private decode(topic: string, partition: number, message: KafkaMessage): ReceivedMessage<V> {
+    return {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key?.toString() ?? null,
+      value: this.decodeValue(message.value),
+      headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString() ?? ''])),
+    };
   }
 }

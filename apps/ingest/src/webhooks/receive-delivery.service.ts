@@ -11,11 +11,11 @@ import {
   type RawDeliveryRecord,
 } from '@asana-stream/contracts';
 import { classifyError } from '@asana-stream/errors';
-import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
+import { injectedTraceHeaders, jsonMessage, KafkaPublisher, recordBatches } from '@asana-stream/kafka';
 import { ContactThrottle } from './contact-throttle';
 import { parseDelivery } from './delivery-body';
 import { IngestError } from './ingest.errors';
-import { injectedTraceHeaders, recordBatches } from './kafka-record-size';
+
 import { SubscriptionsRepository } from './subscriptions.repository';
 import { within } from './within';
 

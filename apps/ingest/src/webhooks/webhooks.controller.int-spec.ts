@@ -13,12 +13,12 @@ import {
   waitFor,
   type ReceivedMessage,
   type TestDatabase,
+  rawValue,
 } from '@asana-stream/testing';
 import {
   addSubscription,
   deliver,
   deliveryBody,
-  RawRecorder,
   SECRET,
   startIngest,
   taskEvent as event,
@@ -39,7 +39,7 @@ describe('WebhooksController with the real IngestModule, database and broker', (
   let app: INestApplication;
   let sql: Client;
   let recorder: TopicRecorder;
-  let raw: RawRecorder;
+  let raw: TopicRecorder<Buffer>;
   let eventsTopic: string;
   let deliveriesTopic: string;
   let quarantineTopic: string;
@@ -83,7 +83,7 @@ describe('WebhooksController with the real IngestModule, database and broker', (
     active = await addSubscription(sql);
     [recorder, raw] = await Promise.all([
       new TopicRecorder([eventsTopic]).start(),
-      new RawRecorder([deliveriesTopic, quarantineTopic]).start(),
+      new TopicRecorder([deliveriesTopic, quarantineTopic], rawValue).start(),
     ]);
   });
 

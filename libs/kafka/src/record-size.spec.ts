@@ -1,7 +1,7 @@
 import { context, propagation, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { Partitioners, type Message } from 'kafkajs';
 import { shutdownTelemetry, startTelemetry } from '@asana-stream/telemetry';
-import { injectedTraceHeaders, RECORD_BATCH_HEADER_BYTES, recordBatches, recordBytes } from './kafka-record-size';
+import { injectedTraceHeaders, RECORD_BATCH_HEADER_BYTES, recordBatches, recordBytes } from './record-size';
 
 /** kafkajs' own encoders: what it writes to the broker. */
 const encodeRecord = jest.requireActual<

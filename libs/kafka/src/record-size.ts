@@ -65,12 +65,11 @@ export function recordBatches(
   partitionCount: (topic: string) => number,
   extraHeaders: Readonly<Record<string, string>> = {},
 ): RecordBatchSize[] {
-  const partitioner = Partitioners.DefaultPartitioner();
   const batches = new Map<string, RecordBatchSize>();
   for (const { topic, messages } of topicMessages) {
     const partitionMetadata = metadataFor(partitionCount(topic));
     for (const message of messages) {
-      const partition = partitioner({ topic, partitionMetadata, message });
+      const partition = PARTITIONER({ topic, partitionMetadata, message });
       const id = `${topic}\0${partition}`;
       const batch = batches.get(id) ?? { topic, partition, records: 0, bytes: RECORD_BATCH_HEADER_BYTES };
       batch.records++;
@@ -81,7 +80,17 @@ export function recordBatches(
   return [...batches.values()];
 }
 
+// Made once: recordBatches runs for every delivery ingest receives.
+const PARTITIONER = Partitioners.DefaultPartitioner();
+const METADATA = new Map<number, PartitionMetadata[]>();
+
 function metadataFor(partitions: number): PartitionMetadata[] {
+  let metadata = METADATA.get(partitions);
+  if (!metadata) METADATA.set(partitions, (metadata = partitionMetadata(partitions)));
+  return metadata;
+}
+
+function partitionMetadata(partitions: number): PartitionMetadata[] {
   return Array.from({ length: partitions }, (_, partitionId) => ({
     partitionErrorCode: 0,
     partitionId,
