@@ -1,4 +1,5 @@
-import type { AsanaEvent } from '@asana-stream/asana';
+import { asanaEventId, type AsanaEvent } from '@asana-stream/asana';
+import type { AsanaEventEnvelope } from '@asana-stream/contracts';
 
 /** A compact Asana event as a webhook delivers it (a task rename by a user), with overrides. */
 export function asanaTaskEvent(overrides: Partial<AsanaEvent> = {}): AsanaEvent {
@@ -10,5 +11,18 @@ export function asanaTaskEvent(overrides: Partial<AsanaEvent> = {}): AsanaEvent 
     parent: null,
     change: { field: 'name', action: 'changed' },
     ...overrides,
+  };
+}
+
+/** The `asana.events` value of a webhook event on task `gid`, as ingest publishes it (keyed by `gid`). */
+export function asanaTaskEventEnvelope(gid: string): AsanaEventEnvelope {
+  const event = asanaTaskEvent({ resource: { gid, resource_type: 'task', resource_subtype: 'default_task' } });
+  return {
+    eventId: asanaEventId(event),
+    source: 'webhook',
+    subscriptionId: null,
+    deliveryId: null,
+    receivedAt: new Date().toISOString(),
+    event,
   };
 }

@@ -2,11 +2,10 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { asanaEventId } from '@asana-stream/asana';
-import { deadLetterTopic, TOPICS, type AsanaEventEnvelope, type TopicNames } from '@asana-stream/contracts';
+import { deadLetterTopic, TOPICS, type TopicNames } from '@asana-stream/contracts';
 import {
   AppProcess,
-  asanaTaskEvent,
+  asanaTaskEventEnvelope,
   createTestTopics,
   freePort,
   startSimulatorProcess,
@@ -18,18 +17,6 @@ import {
 } from '@asana-stream/testing';
 
 const REPO_ROOT = resolve(__dirname, '../../../..');
-
-function envelopeFor(gid: string): AsanaEventEnvelope {
-  const event = asanaTaskEvent({ resource: { gid, resource_type: 'task', resource_subtype: 'default_task' } });
-  return {
-    eventId: asanaEventId(event),
-    source: 'webhook',
-    subscriptionId: null,
-    deliveryId: null,
-    receivedAt: new Date().toISOString(),
-    event,
-  };
-}
 
 // The enricher, the simulator and the cli run as processes through their production entrypoints
 // (needs `npm run build`), as they are deployed and operated.
@@ -66,7 +53,7 @@ describe('an Asana resource the API refuses for good', () => {
     const [refused, ...others] = (await sim.firstProjectTaskGids()).slice(0, 4);
     // Asana answers 400 for this one task on every request, forever; every other task is served.
     await sim.setApiFailures({ gid: refused, count: 'forever', status: 400 });
-    const envelopes = new Map([refused, ...others].map((gid) => [gid, envelopeFor(gid)]));
+    const envelopes = new Map([refused, ...others].map((gid) => [gid, asanaTaskEventEnvelope(gid)]));
     const states = await new TopicRecorder([names.physical(TOPICS.state.name)]).start();
     const deadLetters = await new TopicRecorder([names.physical(deadLetterTopic(TOPICS.events.name).name)]).start();
     try {

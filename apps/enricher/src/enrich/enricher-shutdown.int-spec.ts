@@ -2,11 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
-import { asanaEventId } from '@asana-stream/asana';
-import { TOPICS, type AsanaEventEnvelope, type ResourceStateMessage, type TopicNames } from '@asana-stream/contracts';
+import { TOPICS, type ResourceStateMessage, type TopicNames } from '@asana-stream/contracts';
 import {
   AppProcess,
-  asanaTaskEvent,
+  asanaTaskEventEnvelope,
   createTestTopics,
   freePort,
   startSimulatorProcess,
@@ -84,15 +83,7 @@ describe('the enricher stopped during an Asana outage', () => {
     await sim.setApiFailures({ count: 'forever', status: 503 });
     const first = await startEnricher('first');
 
-    const event = asanaTaskEvent({ resource: { gid, resource_type: 'task', resource_subtype: 'default_task' } });
-    const envelope: AsanaEventEnvelope = {
-      eventId: asanaEventId(event),
-      source: 'webhook',
-      subscriptionId: null,
-      deliveryId: null,
-      receivedAt: new Date().toISOString(),
-      event,
-    };
+    const envelope = asanaTaskEventEnvelope(gid);
     const producer = kafka.producer();
     await producer.connect();
     try {
