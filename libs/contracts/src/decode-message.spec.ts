@@ -97,8 +97,8 @@ describe('decodeMessage', () => {
     });
     const error = rejection(() => decodeMessage('asana.events', bytes(bad)));
     expect(error.message).toMatch(/^asana\.events: not a valid AsanaEventEnvelope: /);
-    expect(error.message).toContain('source: source must be one of the following values');
-    expect(error.message).toContain('event.resource.gid: gid must be a numeric string');
+    expect(error.message).toContain('source: must be one of webhook, events-api, resync');
+    expect(error.message).toContain('event.resource.gid: must be a numeric string');
     expect(error.message).not.toContain('abc');
   });
 
@@ -111,14 +111,25 @@ describe('decodeMessage', () => {
 
   it('refuses a state whose version is not an integer, and a live state without its resource', () => {
     expect(rejection(() => decodeMessage('asana.state', bytes(state({ version: '17' as never })))).message).toContain(
-      'version: version must be an integer number',
+      'version: must be an integer',
     );
     expect(rejection(() => decodeMessage('asana.state', bytes(state({ state: null })))).message).toContain(
-      'state: state must be an object (null only for a tombstone)',
+      'state: must be an object (null only for a tombstone)',
     );
     expect(rejection(() => decodeMessage('asana.state', bytes(state({ causes: [7] as never })))).message).toContain(
-      'causes:',
+      'causes.0: must be a string',
     );
+  });
+
+  it('names five problems and counts the rest, and lists the properties in its details', () => {
+    const error = rejection(() => decodeMessage('asana.state', bytes({ gid: 'x', causes: 'no' })));
+    expect(error.message).toBe(
+      'asana.state: not a valid ResourceStateMessage: type: is required; version: is required; versionSource: is required; ' +
+        'deleted: is required; state: is required (and 3 more)',
+    );
+    expect(error.details).toEqual({
+      properties: ['type', 'version', 'versionSource', 'deleted', 'state', 'fetchedAt', 'gid', 'causes'],
+    });
   });
 
   it("never walks Asana's free-form state: any object passes", () => {

@@ -1,28 +1,24 @@
-import { validateSync, type ValidationError } from 'class-validator';
 import secureJson from 'secure-json-parse';
 import { AsanaStreamError, classifyError } from '@asana-stream/errors';
 import type { AsanaEventEnvelope, ResourceStateMessage } from './messages';
 import { TOPICS } from './topology';
-import { asanaEventEnvelopeDto, isPlainObject } from './validation/asana-event-envelope.dto';
-import { resourceStateMessageDto } from './validation/resource-state-message.dto';
+import {
+  asanaEventEnvelopeContract,
+  resourceStateMessageContract,
+  type ContractValidator,
+} from './validation/contract-validators';
 
 /** Turns a Kafka record's value into the message its handler is given; throws INVALID_MESSAGE. */
 export type MessageDecoder<T = unknown> = (bytes: Uint8Array | null) => T;
 
-/** Builds the DTO instance class-validator checks; the handler gets the parsed object itself. */
-type DtoOf = (value: object) => object;
-
-const CONTRACTS: Readonly<Record<string, { name: string; dto: DtoOf }>> = {
-  [TOPICS.events.name]: { name: 'AsanaEventEnvelope', dto: asanaEventEnvelopeDto },
-  [TOPICS.state.name]: { name: 'ResourceStateMessage', dto: resourceStateMessageDto },
+/** The contract of each logical topic whose values are checked before their handler runs. */
+const CONTRACTS: Readonly<Record<string, ContractValidator>> = {
+  [TOPICS.events.name]: asanaEventEnvelopeContract,
+  [TOPICS.state.name]: resourceStateMessageContract,
 };
 
-/**
- * Validation stops at the first failed constraint of each property (the DTOs list the type check
- * last, as class-validator runs a property's decorators bottom-up) and never whitelists: a field
- * Asana or a newer producer adds passes through untouched.
- */
-const VALIDATION = { whitelist: false, forbidUnknownValues: false, stopAtFirstError: true } as const;
+/** At most this many problems are named in an error; the rest are counted. */
+const SHOWN_PROBLEMS = 5;
 
 /**
  * Decodes one record's value of a logical topic: JSON parsed without letting a `__proto__` or
@@ -35,11 +31,11 @@ export function decodeMessage(topic: string, bytes: Uint8Array | null): unknown 
   const value = parseMessage(topic, bytes);
   const contract = CONTRACTS[topic];
   if (!contract) return value;
-  if (!isPlainObject(value)) {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new AsanaStreamError('INVALID_MESSAGE', `${topic}: the value must be a JSON object (a ${contract.name})`);
   }
-  const errors = validateSync(contract.dto(value), VALIDATION);
-  if (errors.length > 0) throw invalid(topic, contract.name, errors);
+  const problems = contract.problems(value);
+  if (problems.length > 0) throw invalid(topic, contract.name, problems);
   return value;
 }
 
@@ -66,14 +62,12 @@ export function messageDecoder(topic: string): MessageDecoder {
   return (bytes) => decodeMessage(topic, bytes);
 }
 
-function invalid(topic: string, contract: string, errors: ValidationError[]): AsanaStreamError {
-  // classifyError words class-validator's errors as `path: constraint` (at most five), never values.
-  const { message, details } = classifyError(errors);
+function invalid(topic: string, contract: string, problems: string[]): AsanaStreamError {
+  const more = problems.length > SHOWN_PROBLEMS ? ` (and ${problems.length - SHOWN_PROBLEMS} more)` : '';
+  const properties = [...new Set(problems.map((problem) => problem.slice(0, problem.indexOf(':'))))];
   return new AsanaStreamError(
     'INVALID_MESSAGE',
-    `${topic}: not a valid ${contract}: ${message.replace(/^the message is invalid: /, '')}`,
-    {
-      details,
-    },
+    `${topic}: not a valid ${contract}: ${problems.slice(0, SHOWN_PROBLEMS).join('; ')}${more}`,
+    { details: { properties: properties.slice(0, 20) } },
   );
 }

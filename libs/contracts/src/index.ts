@@ -1,5 +1,5 @@
 export * from './decode-message';
 export * from './messages';
 export * from './topology';
-export * from './validation/asana-event-envelope.dto';
-export * from './validation/resource-state-message.dto';
+export * from './validation/contract-validators';
+export * from './validation/schemas';

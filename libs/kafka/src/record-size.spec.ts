@@ -1,7 +1,13 @@
 import { context, propagation, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { Partitioners, type Message } from 'kafkajs';
 import { shutdownTelemetry, startTelemetry } from '@asana-stream/telemetry';
-import { injectedTraceHeaders, RECORD_BATCH_HEADER_BYTES, recordBatches, recordBytes } from './record-size';
+import {
+  injectedTraceHeaders,
+  RECORD_BATCH_HEADER_BYTES,
+  recordBatches,
+  recordBytes,
+  sendBytesUpperBound,
+} from './record-size';
 
 /** kafkajs' own encoders: what it writes to the broker. */
 const encodeRecord = jest.requireActual<
@@ -73,6 +79,34 @@ describe('recordBatches', () => {
     }
     expect(batches.filter((b) => b.topic === 'events').reduce((n, b) => n + b.records, 0)).toBe(60);
     expect(batches.filter((b) => b.topic === 'raw')).toHaveLength(1);
+  });
+});
+
+describe('sendBytesUpperBound', () => {
+  const keyed = (n: number, value: string): Message[] =>
+    Array.from({ length: n }, (_, i) => ({ key: String(1_200_000 + i), value, headers: { h: 'x'.repeat(i) } }));
+  const sends = [
+    [{ topic: 'events', messages: keyed(60, 'v') }],
+    [
+      { topic: 'events', messages: keyed(7, 'a longer value') },
+      { topic: 'raw', messages: keyed(1, 'the raw body') },
+    ],
+    [{ topic: 'one', messages: keyed(1, '') }],
+  ];
+
+  it.each(sends.map((send, i) => [i, send] as const))(
+    'is at least the largest record batch of send %i, and exactly it when everything goes to one partition',
+    (_i, send) => {
+      const headers = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+      const largest = Math.max(...recordBatches(send, () => 6, headers).map((b) => b.bytes));
+      expect(sendBytesUpperBound(send, headers)).toBeGreaterThanOrEqual(largest);
+      const onePartition = send.length === 1 ? recordBatches(send, () => 1, headers)[0].bytes : undefined;
+      if (onePartition !== undefined) expect(sendBytesUpperBound(send, headers)).toBe(onePartition);
+    },
+  );
+
+  it('counts only the batch header for nothing to send', () => {
+    expect(sendBytesUpperBound([])).toBe(RECORD_BATCH_HEADER_BYTES);
   });
 });
 

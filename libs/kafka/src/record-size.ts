@@ -80,6 +80,22 @@ export function recordBatches(
   return [...batches.values()];
 }
 
+/**
+ * An upper bound of the largest record batch a send of `topicMessages` makes: every message in
+ * one batch. Costs a sum over the messages, no partitioning, so a caller checks a limit with it
+ * first and needs `recordBatches` only for a send that comes near the limit.
+ */
+export function sendBytesUpperBound(
+  topicMessages: readonly TopicMessages[],
+  extraHeaders: Readonly<Record<string, string>> = {},
+): number {
+  let bytes = RECORD_BATCH_HEADER_BYTES;
+  for (const { messages } of topicMessages) {
+    for (const message of messages) bytes += recordBytes(message, extraHeaders);
+  }
+  return bytes;
+}
+
 // Made once: recordBatches runs for every delivery ingest receives.
 const PARTITIONER = Partitioners.DefaultPartitioner();
 const METADATA = new Map<number, PartitionMetadata[]>();

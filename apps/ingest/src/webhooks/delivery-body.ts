@@ -1,12 +1,12 @@
 import secureJson from 'secure-json-parse';
 import type { AsanaDelivery } from '@asana-stream/asana';
-import { deliveryProblems } from './asana-delivery.dto';
+import { asanaDeliveryContract } from '@asana-stream/contracts';
 import { IngestError } from './ingest.errors';
 
 /**
  * How deeply a delivery's JSON may nest. Asana's events nest five levels (`events`, an event,
- * `change`, `new_value`); the margin is for fields Asana may add. class-transformer and
- * class-validator recurse, so a body nested 100,000 levels would overflow the stack there.
+ * `change`, `new_value`); the margin is for fields Asana may add. A body nested 100,000 levels
+ * costs the parser's and validator's time and memory for nothing, and some walkers recurse.
  */
 export const MAX_DELIVERY_DEPTH = 64;
 
@@ -67,7 +67,10 @@ export function parseDelivery(body: Buffer): AsanaDelivery {
   } catch (error) {
     throw malformed(`the body is not acceptable JSON (${jsonReason(error)})`, error);
   }
-  const problems = deliveryProblems(parsed);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw malformed('the body is not an Asana delivery: the body must be a JSON object');
+  }
+  const problems = asanaDeliveryContract.problems(parsed);
   if (problems.length > 0) {
     const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : '';
     throw malformed(`the body is not an Asana delivery: ${problems.slice(0, 5).join('; ')}${more}`);
