@@ -61,6 +61,7 @@ async function startServer(
     entry,
     env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
     logDir: ctx.logDir,
+    cpuProfile: ctx.options.cpuProfile,
   }).start();
   ctx.onCleanup(() => child.stop());
   await child.ready(`${origin}/health/ready`);

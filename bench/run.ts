@@ -39,6 +39,7 @@ interface CliOptions {
   messages?: number;
   drainTimeout?: number;
   ref?: string;
+  cpuProf?: boolean;
   docs: boolean;
 }
 
@@ -51,6 +52,7 @@ function benchOptions(cli: CliOptions): BenchOptions {
     warmupS: cli.warmup ?? (quick ? 1 : 2),
     messages: cli.messages ?? (quick ? 10_000 : 100_000),
     drainTimeoutS: cli.drainTimeout ?? (quick ? 60 : 180),
+    cpuProfile: cli.cpuProf ?? false,
   };
 }
 
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
       '--ref <commit>',
       "measure that commit's apps and libs instead of the work tree's (the benchmarks stay the work tree's)",
     )
+    .option('--cpu-prof', "the apps under test write V8 CPU profiles (.cpuprofile) into the run's log folder")
     .option('--no-docs', 'do not rewrite docs/benchmarks.md')
     .addHelpText(
       'after',

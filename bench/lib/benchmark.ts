@@ -15,6 +15,8 @@ export interface BenchOptions {
   messages: number;
   /** Longest a consumer may take to drain the backlog; a slower one is measured over what it drained. */
   drainTimeoutS: number;
+  /** Whether the apps a benchmark starts write V8 CPU profiles (`--cpu-prof`) into its log folder. */
+  cpuProfile: boolean;
 }
 
 /** An asana-stream installation of this invocation: a database and the topology's topics, both of the bench. */

@@ -25,6 +25,8 @@ export interface NodeProcessOptions {
   args?: string[];
   env: Record<string, string>;
   logDir: string;
+  /** Write a V8 CPU profile into `logDir` when the process exits (`node --cpu-prof`). */
+  cpuProfile?: boolean;
 }
 
 /** A Node process of ours (an app, the no-op baseline, the cli), its output in `<logDir>/<name>.log`. */
@@ -44,7 +46,11 @@ export class NodeProcess {
 
   start(): this {
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [join(buildRoot(), this.options.entry), ...(this.options.args ?? [])], {
+    const profile = this.options.cpuProfile
+      ? ['--cpu-prof', `--cpu-prof-dir=${this.options.logDir}`, `--cpu-prof-name=${this.options.name}.cpuprofile`]
+      : [];
+    const script = [join(buildRoot(), this.options.entry), ...(this.options.args ?? [])];
+    const child = spawn(process.execPath, [...profile, ...script], {
       cwd: repoRoot(),
       env: { PATH: process.env.PATH ?? '', ...this.options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
