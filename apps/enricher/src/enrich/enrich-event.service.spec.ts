@@ -1,5 +1,6 @@
 import type { AsanaResource } from '@asana-stream/asana';
 import { TopicNames, type AsanaEventEnvelope } from '@asana-stream/contracts';
+import { asanaErrorForStatus } from '@asana-stream/asana';
 import { AsanaStreamError } from '@asana-stream/errors';
 import type { KafkaPublisher } from '@asana-stream/kafka';
 import { asanaTaskEvent } from '@asana-stream/testing';
@@ -37,7 +38,7 @@ describe('EnrichEventService', () => {
 
     await expect(enrich.enrich(envelope, { heartbeat, signal })).resolves.toBe('state');
 
-    expect(given).toEqual({ whileWaiting: heartbeat, signal });
+    expect(given).toEqual({ whileWaiting: heartbeat, signal, onRequest: expect.any(Function) });
     expect(publish).toHaveBeenCalledTimes(1);
   });
 
@@ -51,7 +52,7 @@ describe('EnrichEventService', () => {
 
     await enrich.enrich(envelope, heartbeat);
 
-    expect(given).toEqual({ whileWaiting: heartbeat, signal: undefined });
+    expect(given).toEqual({ whileWaiting: heartbeat, signal: undefined, onRequest: expect.any(Function) });
   });
 
   it('publishes nothing and rejects with ABORTED (retry) when the fetch was cancelled', async () => {
@@ -62,5 +63,43 @@ describe('EnrichEventService', () => {
 
     expect(cancelled.disposition).toBe('retry');
     expect(publish).not.toHaveBeenCalled();
+  });
+
+  describe('a tombstone (the API answered 404)', () => {
+    beforeEach(() => jest.useFakeTimers({ now: Date.parse('2026-11-22T10:00:05.000Z') }));
+    afterEach(() => jest.useRealTimers());
+
+    const notFound = () => asanaErrorForStatus(404, 'GET /tasks/1200 → 404', null);
+    const published = (publish: ReturnType<typeof service>['publish']) =>
+      JSON.parse(String(publish.mock.calls[0][0][0].messages[0].value)) as Record<string, unknown>;
+
+    it('is versioned by the last ms before the request that was answered, not by the answer', async () => {
+      const { enrich, publish } = service(async (_type, _gid, _fields, options) => {
+        jest.setSystemTime(Date.parse('2026-11-22T10:00:07.000Z')); // waited for the pacer
+        options?.onRequest?.();
+        jest.setSystemTime(Date.parse('2026-11-22T10:00:07.003Z')); // the answer took 3 ms
+        return Promise.reject(notFound());
+      });
+
+      await expect(enrich.enrich(envelope)).resolves.toBe('tombstone');
+
+      expect(published(publish)).toMatchObject({
+        version: Date.parse('2026-11-22T10:00:07.000Z') - 1,
+        versionSource: 'fetched_at',
+        deleted: true,
+        fetchedAt: '2026-11-22T10:00:07.003Z',
+      });
+    });
+
+    it('falls back to the time before the fetch when the fetcher reports no request', async () => {
+      const { enrich, publish } = service(() => {
+        jest.setSystemTime(Date.parse('2026-11-22T10:00:07.003Z'));
+        return Promise.reject(notFound());
+      });
+
+      await enrich.enrich(envelope);
+
+      expect(published(publish)).toMatchObject({ version: Date.parse('2026-11-22T10:00:05.000Z') - 1, deleted: true });
+    });
   });
 });

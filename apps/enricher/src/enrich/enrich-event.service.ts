@@ -24,6 +24,11 @@ export interface FetchOptions {
   whileWaiting?: WhileWaiting;
   /** Ends the wait and the request in flight at once, with an AsanaStreamError ABORTED. */
   signal?: AbortSignal;
+  /**
+   * Called just before each request goes out to Asana (after any wait, again before a retry): the
+   * last call precedes the request whose answer the fetch returns, and versions a tombstone.
+   */
+  onRequest?: () => void;
 }
 
 /** The Asana API as the enricher uses it (an interface, so specs can pass a strict fake). */
@@ -73,9 +78,13 @@ export class EnrichEventService {
     options: FetchOptions,
   ): Promise<ResourceStateMessage> {
     const { gid, resource_type: type } = event.resource;
+    // Before the request, what a tombstone is versioned by (resource-version.ts): a fetcher that
+    // does not report its requests leaves the time before the whole fetch, earlier and as safe.
+    let requestedAt = new Date();
+    const onRequest = () => void (requestedAt = new Date());
     let fetched: AsanaResource | null;
     try {
-      fetched = await this.asana.getResource(type, gid, OPT_FIELDS[type], options);
+      fetched = await this.asana.getResource(type, gid, OPT_FIELDS[type], { ...options, onRequest });
     } catch (error) {
       if (!(error instanceof AsanaApiError) || error.code !== 'NOT_VISIBLE') throw error;
       fetched = null;
@@ -84,7 +93,7 @@ export class EnrichEventService {
     return {
       gid,
       type,
-      ...decideState(event, fetched, fetchedAt),
+      ...decideState(event, fetched, { requestedAt, fetchedAt }),
       fetchedAt: fetchedAt.toISOString(),
       causes: [eventId],
     };

@@ -94,4 +94,20 @@ describe('PacedResourceFetcher', () => {
 
     expect(other).toMatchObject({ settled: true, value: task('2') });
   });
+
+  it('reports each request just before it goes out, after the wait and again before the retry', async () => {
+    const { client, getResource, recover } = failingClient();
+    const fetcher = new PacedResourceFetcher(client, 1_500);
+    const requests: number[] = [];
+    const onRequest = () => void requests.push(getResource.mock.calls.length);
+    const fetching = track(fetcher.getResource('task', '1', [], { onRequest }));
+    await jest.advanceTimersByTimeAsync(0);
+    recover();
+    await jest.advanceTimersByTimeAsync(5_000);
+
+    expect(fetching).toMatchObject({ settled: true, value: task('1') });
+    // Each report came before its request: none had been made at the first, one at the second.
+    expect(requests).toEqual([0, 1]);
+    expect(getResource).toHaveBeenCalledTimes(2);
+  });
 });

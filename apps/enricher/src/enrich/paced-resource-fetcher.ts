@@ -38,9 +38,13 @@ export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationS
     type: string,
     gid: string,
     optFields?: readonly string[],
-    { whileWaiting, signal }: FetchOptions = {},
+    { whileWaiting, signal, onRequest }: FetchOptions = {},
   ): Promise<AsanaResource> {
-    return this.pacer.run((cancel) => this.client.getResource(type, gid, optFields, { signal: cancel }), {
+    const request = (cancel?: AbortSignal) => {
+      onRequest?.();
+      return this.client.getResource(type, gid, optFields, { signal: cancel });
+    };
+    return this.pacer.run(request, {
       whileWaiting,
       signal: signal ? AbortSignal.any([this.shutdown.signal, signal]) : this.shutdown.signal,
     });
