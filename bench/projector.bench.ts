@@ -1,0 +1,279 @@
+import { performance } from 'node:perf_hooks';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin, Message, Producer } from 'kafkajs';
+import { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { TOPICS, type ResourceStateMessage } from '@asana-stream/contracts';
+import { consumerGroupId } from '@asana-stream/kafka';
+import { benchGid } from './lib/asana-deliveries';
+import { defineBenchmark, type BenchContext } from './lib/benchmark';
+import { benchKafka, committedTotal, endOffsetTotal, idempotentProducer, produceAll } from './lib/kafka';
+import { freePort, NodeProcess } from './lib/processes';
+import { round } from './lib/stats';
+
+/** State messages of the backlog, one per task (`--quick`: 5,000). */
+const MESSAGES = 20_000;
+const QUICK_MESSAGES = 5_000;
+const PRODUCE_BATCH = 1000;
+/** How often the projector's committed offsets are read while it drains. */
+const POLL_MS = 10;
+const EPOCH = Date.UTC(2026, 10, 22, 10, 0, 0);
+
+/**
+ * The n-th task's state of a run as the enricher publishes it: a live task versioned by
+ * `modified_at`, each run's later than the last's.
+ */
+function taskState(n: number, run: number): ResourceStateMessage {
+  const gid = benchGid(n);
+  const version = EPOCH + run * 100_000_000 + n;
+  const modifiedAt = new Date(version).toISOString();
+  return {
+    gid,
+    type: 'task',
+    version,
+    versionSource: 'modified_at',
+    deleted: false,
+    state: {
+      gid,
+      resource_type: 'task',
+      name: `Task ${n}`,
+      completed: n % 3 === 0,
+      assignee: { gid: String(42 + (n % 50)), resource_type: 'user' },
+      workspace: { gid: '1100', resource_type: 'workspace' },
+      modified_at: modifiedAt,
+    },
+    fetchedAt: modifiedAt,
+    causes: [`bench-event-${n}`],
+  };
+}
+
+/** The `tasks` row the projector makes of `message` (the columns of libs/db's initial schema). */
+function taskRow(message: ResourceStateMessage): (string | boolean | number | null)[] {
+  const state = message.state as unknown as {
+    name: string;
+    completed: boolean;
+    assignee: { gid: string };
+    workspace: { gid: string };
+  };
+  return [
+    message.gid,
+    JSON.stringify(message.state),
+    message.version,
+    null,
+    new Date().toISOString(),
+    state.name,
+    state.completed,
+    state.assignee.gid,
+    state.workspace.gid,
+  ];
+}
+
+const TASK_COLUMNS = 'gid, state, version, deleted_at, updated_at, name, completed, assignee_gid, workspace_gid';
+
+/** One CSV field as Postgres' `COPY ... (FORMAT csv)` reads it: empty unquoted is NULL. */
+function csvField(value: string | boolean | number | null): string {
+  if (value === null) return '';
+  const text = String(value);
+  return /[",\n\r]/.test(text) || text === '' ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+interface ProjectorSession {
+  admin: Admin;
+  producer: Producer;
+  databaseUrl: string;
+  topic: string;
+  groupId: string;
+  /** States per run. */
+  count: number;
+  projector: NodeProcess;
+}
+
+async function withClient<T>(databaseUrl: string, work: (sql: Client) => Promise<T>): Promise<T> {
+  const sql = new Client({ connectionString: databaseUrl });
+  await sql.connect();
+  try {
+    return await work(sql);
+  } finally {
+    await sql.end();
+  }
+}
+
+const emptyTables = (sql: Client) => sql.query(/* sql */ `TRUNCATE tasks, outbox`);
+
+async function countTasks(sql: Client): Promise<number> {
+  const { rows } = await sql.query<{ n: string }>(/* sql */ `SELECT count(*) AS n FROM tasks`);
+  return Number(rows[0].n);
+}
+
+/** Rows per second of `COPY tasks FROM STDIN` of the rows the projector makes of the states. */
+async function copyRate(
+  session: ProjectorSession,
+  states: ResourceStateMessage[],
+): Promise<{ rate: number; seconds: number }> {
+  return withClient(session.databaseUrl, async (sql) => {
+    await emptyTables(sql);
+    const csv = states.map((m) => `${taskRow(m).map(csvField).join(',')}\n`).join('');
+    const begin = performance.now();
+    await pipeline(
+      Readable.from([csv]),
+      sql.query(copyFrom(/* sql */ `COPY tasks (${TASK_COLUMNS}) FROM STDIN (FORMAT csv)`)),
+    );
+    const seconds = (performance.now() - begin) / 1000;
+    const stored = await countTasks(sql);
+    if (stored !== states.length) throw new Error(`COPY stored ${stored} rows of ${states.length}`);
+    return { rate: stored / seconds, seconds };
+  });
+}
+
+/**
+ * Rows per second of the obvious projector: per state, a transaction with one upsert guarded by
+ * the version, from a plain `pg` client, one after another.
+ */
+async function naiveUpsertRate(
+  session: ProjectorSession,
+  states: ResourceStateMessage[],
+): Promise<{ rate: number; seconds: number }> {
+  return withClient(session.databaseUrl, async (sql) => {
+    await emptyTables(sql);
+    const upsert = /* sql */ `INSERT INTO tasks (${TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+      ON CONFLICT (gid) DO UPDATE SET state = EXCLUDED.state, version = EXCLUDED.version,
+        deleted_at = EXCLUDED.deleted_at, updated_at = EXCLUDED.updated_at, name = EXCLUDED.name,
+        completed = EXCLUDED.completed, assignee_gid = EXCLUDED.assignee_gid, workspace_gid = EXCLUDED.workspace_gid
+      WHERE tasks.version < EXCLUDED.version`;
+    const begin = performance.now();
+    for (const message of states) {
+      await sql.query('BEGIN');
+      await sql.query(upsert, taskRow(message));
+      await sql.query('COMMIT');
+    }
+    const seconds = (performance.now() - begin) / 1000;
+    const stored = await countTasks(sql);
+    if (stored !== states.length) throw new Error(`the upserts stored ${stored} rows of ${states.length}`);
+    return { rate: stored / seconds, seconds };
+  });
+}
+
+/**
+ * The projector (a real process, already running and idle in its group) applying a backlog
+ * produced now: the clock runs from the first message sent to the commit of the last, so the
+ * projector's boot and group join are not counted, and its work overlaps the producing as it
+ * would in the pipeline.
+ */
+async function projectorRate(
+  session: ProjectorSession,
+  ctx: BenchContext,
+  states: ResourceStateMessage[],
+  projector: NodeProcess,
+): Promise<{ rate: number; seconds: number }> {
+  await withClient(session.databaseUrl, emptyTables);
+  const before = await endOffsetTotal(session.admin, session.topic);
+  const begin = performance.now();
+  const messages: Message[] = states.map((state) => ({ key: state.gid, value: JSON.stringify(state) }));
+  await produceAll(session.producer, session.topic, messages, PRODUCE_BATCH);
+  const end = before + states.length;
+  const deadline = begin + ctx.options.drainTimeoutS * 1000;
+  for (;;) {
+    if (!projector.running) throw new Error(`the projector exited; see ${projector.logFile}`);
+    const committed = await committedTotal(session.admin, session.groupId, session.topic);
+    const at = performance.now();
+    if (committed >= end) {
+      const seconds = (at - begin) / 1000;
+      const stored = await withClient(session.databaseUrl, countTasks);
+      if (stored !== states.length)
+        throw new Error(`the projector committed every offset but stored ${stored} of ${states.length}`);
+      return { rate: states.length / seconds, seconds };
+    }
+    if (at > deadline)
+      throw new Error(`the projector committed ${committed - before} of ${states.length} within the drain timeout`);
+    await sleep(POLL_MS);
+  }
+}
+
+/** Waits until the group has a member with partitions: the projector is consuming. */
+async function groupStable(admin: Admin, groupId: string, projector: NodeProcess): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    const [group] = (await admin.describeGroups([groupId])).groups;
+    if (group?.state === 'Stable' && group.members.length > 0) return;
+    if (!projector.running) throw new Error(`the projector exited; see ${projector.logFile}`);
+    if (performance.now() > deadline) throw new Error(`the projector's group ${groupId} did not settle within 60 s`);
+    await sleep(100);
+  }
+}
+
+export default defineBenchmark<ProjectorSession>({
+  name: 'projector',
+  description:
+    'the projector as a real process (apps/projector/src/main.js) applying a backlog of asana.state messages to Postgres, against COPY of the same rows and one upsert per transaction',
+  figures: [
+    {
+      name: 'rows_per_s_vs_copy',
+      unit: 'rows/s',
+      baseline: 'COPY tasks FROM STDIN (csv) of the same rows, one statement, same database',
+      higherIsBetter: true,
+      target: { ratio: 0.35 },
+      targetRule: '≥ 35 % of COPY',
+    },
+    {
+      name: 'rows_per_s_vs_upsert_per_transaction',
+      unit: 'rows/s',
+      baseline: 'plain pg: per state, BEGIN; INSERT … ON CONFLICT DO UPDATE … WHERE version <; COMMIT',
+      higherIsBetter: true,
+      target: { ratio: 10 },
+      targetRule: '≥ 10 × one upsert per transaction',
+    },
+  ],
+
+  async setup(ctx) {
+    const installation = await ctx.installation();
+    const topic = installation.names.physical(TOPICS.state.name);
+    const kafka = benchKafka(ctx.brokers, 'asana-stream-bench-projector');
+    const admin = kafka.admin();
+    await admin.connect();
+    ctx.onCleanup(() => admin.disconnect());
+    const producer = idempotentProducer(kafka);
+    await producer.connect();
+    ctx.onCleanup(() => producer.disconnect());
+    const port = await freePort();
+    const projector = new NodeProcess({
+      name: 'projector',
+      entry: 'apps/projector/src/main.js',
+      env: { ...installation.env, PORT: String(port), HOST: '127.0.0.1', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+      logDir: ctx.logDir,
+      cpuProfile: ctx.options.cpuProfile,
+    }).start();
+    ctx.onCleanup(() => projector.stop());
+    const groupId = consumerGroupId(ctx.prefix, 'projector');
+    await groupStable(admin, groupId, projector);
+    ctx.log(`projector consuming ${topic} in group ${groupId}`);
+    return {
+      admin,
+      producer,
+      databaseUrl: installation.databaseUrl,
+      topic,
+      groupId,
+      count: ctx.options.quick ? QUICK_MESSAGES : MESSAGES,
+      projector,
+    };
+  },
+
+  async run(session, ctx, run) {
+    const states = Array.from({ length: session.count }, (_, n) => taskState(n, run));
+    const copy = await copyRate(session, states);
+    ctx.log(`COPY: ${round(copy.rate)} rows/s (${round(copy.seconds, 2)} s)`);
+    const naive = await naiveUpsertRate(session, states);
+    ctx.log(`one upsert per transaction: ${round(naive.rate)} rows/s (${round(naive.seconds, 2)} s)`);
+    const projector = await projectorRate(session, ctx, states, session.projector);
+    ctx.log(`projector: ${round(projector.rate)} rows/s (${round(projector.seconds, 2)} s)`);
+    const detail =
+      `${states.length} task states, one per gid, on ${TOPICS.state.partitions} partitions, produced while the ` +
+      `projector (already in its group) consumes; timed from the first send to the commit of the last, ` +
+      `${round(projector.seconds, 2)} s; it also writes an outbox row per change, the baselines do not`;
+    return {
+      rows_per_s_vs_copy: { value: projector.rate, baselineValue: copy.rate, detail },
+      rows_per_s_vs_upsert_per_transaction: { value: projector.rate, baselineValue: naive.rate, detail },
+    };
+  },
+});
