@@ -1,11 +1,30 @@
+import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Partitioners } from 'kafkajs';
 import { Client, type Notification } from 'pg';
-import type { DataSource, EntityManager } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { AsanaResource } from '@asana-stream/asana';
-import type { ResourceChangeMessage, ResourceStateMessage } from '@asana-stream/contracts';
+import {
+  deadLetterTopic,
+  messageDecoder,
+  TopicNames,
+  TOPICS,
+  type ResourceChangeMessage,
+  type ResourceStateMessage,
+} from '@asana-stream/contracts';
 import { createDataSource, OUTBOX_CHANNEL } from '@asana-stream/db';
-import { createTestDatabase, waitFor, type TestDatabase } from '@asana-stream/testing';
-import { ApplyResourceStateService } from './apply-resource-state.service';
+import { AsanaStreamError, classifyError } from '@asana-stream/errors';
+import {
+  deleteTopics,
+  ensureTopics,
+  KafkaConsumerErrorFilter,
+  KafkaConsumerServer,
+  KafkaPublisher,
+} from '@asana-stream/kafka';
+import { createTestDatabase, testKafka, TopicRecorder, waitFor, type TestDatabase } from '@asana-stream/testing';
+import { ApplyResourceStateService, type ApplyOutcome, type BatchOutcome } from './apply-resource-state.service';
+import { StateConsumer } from './state.consumer';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 
@@ -292,6 +311,383 @@ describe('ApplyResourceStateService on a real database', () => {
         expect(await outboxOf(gid)).toHaveLength(3);
       } finally {
         await listener.end();
+      }
+    });
+  });
+  describe('given a batch of messages', () => {
+    const TABLES = ['tasks', 'projects', 'resources'] as const;
+    const items = (messages: ResourceStateMessage[]) => messages.map((message) => ({ message }));
+
+    /** Every projection row of the gids (minus updated_at; deleted_at as a flag) and their outbox rows in id order. */
+    async function snapshot(gids: string[]) {
+      const rows: Record<string, unknown>[] = [];
+      for (const table of TABLES) {
+        const result = await observer.query<{ row: Record<string, unknown> }>(
+          /* sql */ `SELECT to_jsonb(t) - 'updated_at' - 'deleted_at'
+                      || jsonb_build_object('table', $2::text, 'deleted', t.deleted_at IS NOT NULL) AS row
+                    FROM ${table} t WHERE gid = ANY($1) ORDER BY gid`,
+          [gids, table],
+        );
+        rows.push(...result.rows.map((r) => r.row));
+      }
+      const outbox = await observer.query<{ gid: string; type: string; change: unknown; traceparent: string | null }>(
+        /* sql */ `SELECT gid, type, change, traceparent FROM outbox WHERE gid = ANY($1) ORDER BY id`,
+        [gids],
+      );
+      return { rows, outbox: outbox.rows };
+    }
+
+    async function forget(gids: string[]): Promise<void> {
+      for (const table of [...TABLES, 'outbox']) {
+        await observer.query(/* sql */ `DELETE FROM ${table} WHERE gid = ANY($1)`, [gids]);
+      }
+    }
+
+    /** Per gid, its outbox changes in id order: versions strictly increase, so each change is there once, in order. */
+    async function expectOrderedOutbox(gids: string[]): Promise<Map<string, OutboxRow[]>> {
+      const result = await observer.query<OutboxRow>(
+        /* sql */ `SELECT id, gid, type, change FROM outbox WHERE gid = ANY($1) ORDER BY id`,
+        [gids],
+      );
+      const byGid = new Map<string, OutboxRow[]>();
+      for (const row of result.rows) byGid.set(row.gid, [...(byGid.get(row.gid) ?? []), row]);
+      for (const rows of byGid.values()) {
+        const versions = rows.map((row) => row.change.version);
+        expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
+      }
+      return byGid;
+    }
+
+    it('when it mixes duplicates, reordering, delete and undelete over several gids and types, then it ends as applying one by one', async () => {
+      const [a, b, c, d, e, f] = Array.from({ length: 6 }, freshGid);
+      const gids = [a, b, c, d, e, f];
+      const setup = [live(d, T0), live(f, T0, { name: 'Gone' }, 'project'), tombstone(f, T0 + 500, 'project')];
+      const batch: ResourceStateMessage[] = [
+        live(a, T0),
+        live(b, T0, { name: 'Roadmap' }, 'project'),
+        live(a, T0),
+        tombstone(c, T0 + 2000, 'section'),
+        live(d, T0 + 1000),
+        live(a, T0 + 3000, { name: 'Renamed' }),
+        live(c, T0 + 1000, { name: 'Zombie' }, 'section'),
+        live(a, T0 + 2000, { name: 'Late' }),
+        live(e, T0, { name: 'Tag' }, 'tag'),
+        live(b, T0 + 1000, { archived: true }, 'project'),
+        tombstone(a, T0 + 4000),
+        live(d, T0 + 3000, { completed: true, assignee: { gid: '77', resource_type: 'user' } }),
+        tombstone(e, T0 + 1000, 'tag'),
+        tombstone(a, T0 + 5000),
+        live(f, T0 + 1000, { name: 'Back' }, 'project'),
+        live(e, T0 + 500, { name: 'Stale' }, 'tag'),
+        live(a, T0 + 6000, { name: 'Undeleted' }),
+        live(a, T0 + 6000, { name: 'Undeleted' }),
+        live(d, T0 + 2000, { name: 'Late' }),
+      ];
+      for (const message of setup) await service.apply(message);
+      const oneByOne: ApplyOutcome[] = [];
+      for (const message of batch) oneByOne.push(await service.apply(message));
+      const expected = await snapshot(gids);
+
+      await forget(gids);
+      for (const message of setup) await service.apply(message);
+      const outcomes = await service.applyBatch(items(batch));
+      expect(outcomes).toEqual(oneByOne);
+      expect(outcomes).toEqual([
+        'applied',
+        'applied',
+        'duplicate',
+        'applied',
+        'applied-silently',
+        'applied',
+        'stale',
+        'stale',
+        'applied',
+        'applied',
+        'applied',
+        'applied',
+        'applied',
+        'applied-silently',
+        'applied',
+        'stale',
+        'applied',
+        'duplicate',
+        'stale',
+      ]);
+      expect(await snapshot(gids)).toEqual(expected);
+
+      const byGid = await expectOrderedOutbox(gids);
+      expect(byGid.get(a)!.map((row) => row.change.action)).toEqual(['created', 'updated', 'deleted', 'undeleted']);
+      expect(byGid.get(c)!.map((row) => [row.type, row.change.action])).toEqual([['section', 'deleted']]);
+      expect(byGid.get(d)!.map((row) => row.change.action)).toEqual(['created', 'updated']);
+      expect(byGid.get(f)!.map((row) => row.change.action)).toEqual(['created', 'deleted', 'undeleted']);
+      const undeleted = await taskRow(a);
+      expect(undeleted).toMatchObject({ name: 'Undeleted', deleted_at: null, version: String(T0 + 6000) });
+    });
+
+    it('when a tombstone follows a stored tombstone, then the row keeps the time it was first deleted', async () => {
+      const gid = freshGid();
+      await service.apply(live(gid, T0));
+      await service.apply(tombstone(gid, T0 + 1000));
+      const deletedAt = (
+        await observer.query<{ t: string }>(`SELECT deleted_at::text AS t FROM tasks WHERE gid = $1`, [gid])
+      ).rows[0].t;
+      await expect(service.applyBatch(items([tombstone(gid, T0 + 2000), tombstone(gid, T0 + 3000)]))).resolves.toEqual([
+        'applied-silently',
+        'applied-silently',
+      ]);
+      const after = await observer.query(`SELECT deleted_at::text AS t, version FROM tasks WHERE gid = $1`, [gid]);
+      expect(after.rows).toEqual([{ t: deletedAt, version: String(T0 + 3000) }]);
+    });
+
+    it('when it holds thousands of messages, then every row and change is written, each gid in order, one NOTIFY', async () => {
+      const gids = Array.from({ length: 2500 }, freshGid);
+      const listener = new Client({ connectionString: db.url });
+      const received: string[] = [];
+      listener.on('notification', (n: Notification) => received.push(n.payload ?? ''));
+      await listener.connect();
+      try {
+        await listener.query(/* sql */ `LISTEN ${listener.escapeIdentifier(OUTBOX_CHANNEL)}`);
+        const messages = [
+          ...gids.map((gid) => live(gid, T0)),
+          ...gids.map((gid, i) => live(gid, T0 + 1000, { name: `n${i}` })),
+        ];
+        const outcomes = await service.applyBatch(items(messages));
+        expect(outcomes.every((outcome) => outcome === 'applied')).toBe(true);
+        await observer.query(/* sql */ `SELECT pg_notify($1, 'marker')`, [OUTBOX_CHANNEL]);
+        await waitFor('the marker notification', () => received.includes('marker'), { timeoutMs: 5000 });
+        expect(received.filter((payload) => payload !== 'marker')).toHaveLength(1);
+      } finally {
+        await listener.end();
+      }
+      const rows = await observer.query(
+        /* sql */ `SELECT count(*)::int AS n FROM tasks WHERE gid = ANY($1) AND version = $2`,
+        [gids, T0 + 1000],
+      );
+      expect(rows.rows[0].n).toBe(gids.length);
+      const byGid = await expectOrderedOutbox(gids);
+      expect([...byGid.values()].every((rows) => rows.map((r) => r.change.action).join() === 'created,updated')).toBe(
+        true,
+      );
+      expect(byGid.size).toBe(gids.length);
+      // Ids follow the order the changes were decided in: every created before every updated.
+      const ids = [...byGid.values()].map((rows) => rows.map((r) => BigInt(r.id)));
+      const lastCreated = ids.reduce((max, [created]) => (created > max ? created : max), 0n);
+      expect(ids.every(([, updated]) => updated > lastCreated)).toBe(true);
+    });
+
+    it('when one message cannot be projected, then it is reported with its error and the others commit', async () => {
+      const [a, bad, b] = Array.from({ length: 3 }, freshGid);
+      const other: ResourceStateMessage = { ...live(bad, T0), state: { gid: '1', name: 'another resource' } };
+      const outcomes: BatchOutcome[] = await service.applyBatch(
+        items([live(a, T0), other, live(b, T0), live(a, T0 + 1000, { name: 'Renamed' })]),
+      );
+      expect(outcomes[1]).toBeInstanceOf(AsanaStreamError);
+      expect(outcomes[1]).toMatchObject({ code: 'INVALID_MESSAGE', disposition: 'dead-letter' });
+      expect([outcomes[0], outcomes[2], outcomes[3]]).toEqual(['applied', 'applied', 'applied']);
+      expect(await taskRow(a)).toMatchObject({ name: 'Renamed' });
+      expect(await taskRow(b)).toMatchObject({ name: 'Write docs' });
+      expect(await taskRow(bad)).toBeUndefined();
+      expect(await outboxOf(bad)).toEqual([]);
+      await expect(service.apply(other)).rejects.toMatchObject({ code: 'INVALID_MESSAGE' });
+    });
+
+    it('when the database fails during the transaction, then nothing of the batch is written and a retry applies it', async () => {
+      const [a, b] = [freshGid(), freshGid()];
+      const batch = items([live(a, T0), live(b, T0), live(a, T0 + 1000, { name: 'Renamed' })]);
+      const transaction = dataSource.transaction.bind(dataSource) as (
+        isolation: 'READ COMMITTED',
+        work: (manager: EntityManager) => Promise<unknown>,
+      ) => Promise<unknown>;
+      // The batch's own connection is terminated by the server just before the outbox insert.
+      const spy = jest.spyOn(dataSource, 'transaction').mockImplementationOnce(((
+        isolation: 'READ COMMITTED',
+        work: (manager: EntityManager) => Promise<unknown>,
+      ) =>
+        transaction(isolation, (manager) =>
+          work(
+            new Proxy(manager, {
+              get(target, property, receiver) {
+                if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
+                return async (sql: string, parameters?: unknown[]): Promise<unknown> => {
+                  if (sql.includes('INSERT INTO outbox'))
+                    await target.query(`SELECT pg_terminate_backend(pg_backend_pid())`);
+                  return target.query<unknown>(sql, parameters);
+                };
+              },
+            }),
+          ),
+        )) as unknown as DataSource['transaction']);
+      let failure: unknown;
+      try {
+        await service.applyBatch(batch).catch((error: unknown) => (failure = error));
+      } finally {
+        spy.mockRestore();
+      }
+      expect(classifyError(failure)).toMatchObject({ code: 'DATABASE_UNAVAILABLE', disposition: 'retry' });
+      expect(await taskRow(a)).toBeUndefined();
+      expect(await taskRow(b)).toBeUndefined();
+      await expect(service.applyBatch(batch)).resolves.toEqual(['applied', 'applied', 'applied']);
+      expect((await outboxOf(a)).map((row) => row.change.action)).toEqual(['created', 'updated']);
+    });
+
+    it('when concurrent batches touch the same gids, then none deadlocks and every gid converges with its changes in order', async () => {
+      for (let round = 0; round < 3; round++) {
+        const existing = Array.from({ length: 80 }, freshGid);
+        const fresh = Array.from({ length: 80 }, freshGid);
+        const all = [...existing, ...fresh];
+        const typeOf = (i: number) => (i % 5 === 0 ? 'project' : i % 7 === 0 ? 'section' : 'task');
+        await service.applyBatch(items(existing.map((gid, i) => live(gid, T0, {}, typeOf(i)))));
+        const writers = 4;
+        const batches = Array.from({ length: writers }, (_, w) => {
+          // Each writer its own gid order (ascending, descending, rotated): the SQL locks in gid order regardless.
+          const order = w % 2 === 0 ? [...all] : [...all].reverse();
+          const rotated = [...order.slice(w * 17), ...order.slice(0, w * 17)];
+          return rotated.flatMap((gid) => {
+            const i = all.indexOf(gid) % existing.length;
+            const version = T0 + 1000 * (w + 1);
+            return (i + w) % 6 === 0
+              ? [tombstone(gid, version, typeOf(i))]
+              : [
+                  live(gid, version - 500, { name: `w${w}-early` }, typeOf(i)),
+                  live(gid, version, { name: `w${w}` }, typeOf(i)),
+                ];
+          });
+        });
+        const conflicts: Record<string, unknown>[] = [];
+        // As the transport would: a retriable failure runs the whole batch again.
+        const run = async (messages: ResourceStateMessage[]) => {
+          for (;;) {
+            try {
+              return await service.applyBatch(items(messages));
+            } catch (error) {
+              const classified = classifyError(error);
+              conflicts.push({ code: classified.code, ...classified.details });
+              if (classified.code !== 'DATABASE_CONFLICT') throw error;
+            }
+          }
+        };
+        await Promise.all(batches.map(run));
+        expect(conflicts.filter((conflict) => conflict.sqlState === '40P01')).toEqual([]);
+        const last = batches[writers - 1];
+        for (const table of TABLES) {
+          const rows = await observer.query<{ gid: string; version: string; deleted: boolean; name: string | null }>(
+            /* sql */ `SELECT gid, version, deleted_at IS NOT NULL AS deleted, state->>'name' AS name
+                      FROM ${table} WHERE gid = ANY($1)`,
+            [all],
+          );
+          for (const row of rows.rows) {
+            const final = last.filter((m) => m.gid === row.gid).at(-1)!;
+            expect({ gid: row.gid, version: Number(row.version), deleted: row.deleted }).toEqual({
+              gid: row.gid,
+              version: final.version,
+              deleted: final.deleted,
+            });
+            if (!final.deleted) expect(row.name).toBe(`w${writers - 1}`);
+          }
+        }
+        const byGid = await expectOrderedOutbox(all);
+        for (const gid of all) {
+          const changes = byGid.get(gid)!;
+          expect(changes.at(-1)!.change.version).toBe(T0 + 1000 * writers);
+          // A gid's first change creates it (or records its tombstone), whichever batch came first.
+          if (fresh.includes(gid)) expect(['created', 'deleted']).toContain(changes[0].change.action);
+          else expect(changes[0].change.action).toBe('created');
+          expect(changes.filter((row) => row.change.action === 'created')).toHaveLength(
+            changes[0].change.action === 'created' ? 1 : 0,
+          );
+        }
+      }
+    });
+  });
+
+  describe('through the consumer transport on the real broker', () => {
+    const TOPIC_SPECS = [TOPICS.state, deadLetterTopic(TOPICS.state.name)];
+
+    it('applies a batch, dead-letters the one message it cannot project, commits the rest once, and commits the offsets', async () => {
+      const names = new TopicNames(`test-${randomBytes(4).toString('hex')}.`);
+      const kafka = testKafka();
+      const cleanup: (() => Promise<unknown>)[] = [];
+      try {
+        await ensureTopics(kafka, TOPIC_SPECS, names);
+        cleanup.push(() => deleteTopics(kafka, TOPIC_SPECS, names));
+        const [a, b, bad, c] = Array.from({ length: 4 }, freshGid);
+        const other: ResourceStateMessage = { ...live(bad, T0), state: { gid: '1', name: 'another resource' } };
+        const messages = [
+          live(a, T0),
+          live(b, T0, {}, 'project'),
+          live(a, T0 + 1000, { name: 'Renamed' }),
+          other,
+          live(c, T0),
+          tombstone(b, T0 + 1000, 'project'),
+          live(a, T0 + 1000, { name: 'Renamed' }),
+        ];
+        const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+        await producer.connect();
+        cleanup.push(() => producer.disconnect());
+        // One partition: the messages reach the handler as one batch, in this order.
+        await producer.send({
+          topic: names.physical(TOPICS.state.name),
+          acks: -1,
+          messages: messages.map((message) => ({ key: message.gid, value: JSON.stringify(message), partition: 0 })),
+        });
+
+        const deadLetters = new KafkaPublisher(kafka);
+        await deadLetters.onModuleInit();
+        cleanup.push(() => deadLetters.onApplicationShutdown());
+        const dlq = names.physical(deadLetterTopic(TOPICS.state.name).name);
+        const recorder = await new TopicRecorder([dlq]).start();
+        cleanup.push(() => recorder.stop());
+
+        const groupId = `projector-int-${randomBytes(4).toString('hex')}`;
+        const server = new KafkaConsumerServer({
+          kafka,
+          groupId,
+          names,
+          topics: [TOPICS.state.name],
+          decoders: { [TOPICS.state.name]: messageDecoder(TOPICS.state.name) },
+          deadLetters,
+        });
+        const moduleRef = await Test.createTestingModule({
+          controllers: [StateConsumer],
+          providers: [ApplyResourceStateService, { provide: DataSource, useValue: dataSource }],
+        }).compile();
+        const app = moduleRef.createNestMicroservice({ strategy: server, logger: false });
+        app.useGlobalFilters(new KafkaConsumerErrorFilter());
+        await app.listen();
+        cleanup.push(() => app.close());
+
+        const admin = kafka.admin();
+        await admin.connect();
+        cleanup.push(() => admin.disconnect());
+        await waitFor(
+          'the batch committed',
+          async () => {
+            const [offsets] = await admin.fetchOffsets({ groupId, topics: [names.physical(TOPICS.state.name)] });
+            return offsets.partitions.find((p) => p.partition === 0)?.offset === String(messages.length);
+          },
+          { timeoutMs: 30_000 },
+        );
+        const parked = await waitFor('the dead letter', () =>
+          recorder.messages.length > 0 ? recorder.messages : undefined,
+        );
+        expect(parked.map((m) => [m.key, m.headers['x-dlq-code'], m.headers['x-dlq-source-offset']])).toEqual([
+          [bad, 'INVALID_MESSAGE', '3'],
+        ]);
+        expect(await taskRow(a)).toMatchObject({ name: 'Renamed', version: String(T0 + 1000) });
+        expect(await taskRow(c)).toMatchObject({ name: 'Write docs' });
+        expect(await taskRow(bad)).toBeUndefined();
+        const project = await observer.query(
+          /* sql */ `SELECT version, deleted_at IS NOT NULL AS deleted FROM projects WHERE gid = $1`,
+          [b],
+        );
+        expect(project.rows).toEqual([{ version: String(T0 + 1000), deleted: true }]);
+        // The batch committed once; running its messages again one by one (to find the culprit) wrote nothing more.
+        expect((await outboxOf(a)).map((row) => row.change.action)).toEqual(['created', 'updated']);
+        expect((await outboxOf(b)).map((row) => row.change.action)).toEqual(['created', 'deleted']);
+        expect((await outboxOf(c)).map((row) => row.change.action)).toEqual(['created']);
+        expect(await outboxOf(bad)).toEqual([]);
+      } finally {
+        for (const step of cleanup.reverse()) await step().catch(() => undefined);
       }
     });
   });

@@ -1,18 +1,96 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import type { ResourceChangeMessage, ResourceStateMessage } from '@asana-stream/contracts';
-import { OUTBOX_CHANNEL, OutboxEntity, type ProjectionColumns } from '@asana-stream/db';
+import type { AsanaResource } from '@asana-stream/asana';
+import type { ResourceStateMessage } from '@asana-stream/contracts';
+import { OUTBOX_CHANNEL } from '@asana-stream/db';
+import { AsanaStreamError } from '@asana-stream/errors';
 import { currentTraceparent } from '@asana-stream/telemetry';
-import { projectionTableFor } from './projection-tables';
-import { decideProjection, type ProjectionDecision } from './version-guard';
+import { rejectionOf } from './check-state-message';
+import {
+  gidsByTable,
+  planProjection,
+  type ApplyOutcome,
+  type PlannedRow,
+  type StateToApply,
+  type StoredRow,
+} from './projection-plan';
+import { PROJECTION_TABLES, type ProjectionTable } from './projection-tables';
 
-export type ApplyOutcome = ProjectionDecision['outcome'] | 'applied-silently' | 'applied';
+export type { ApplyOutcome, StateToApply } from './projection-plan';
+
+/** What became of one message of a batch: its outcome, or why the projection cannot take it. */
+export type BatchOutcome = ApplyOutcome | AsanaStreamError;
+
+interface StoredRecord {
+  gid: string;
+  version: string;
+  deleted_at: Date | null;
+  state: AsanaResource;
+}
 
 /**
- * Applies one state message to the projection and, when something visible changed, writes the
- * change to the outbox in the same transaction: the row and its change commit together or not
- * at all. The row is locked while deciding, so a concurrent apply of the same gid waits.
+ * Per table: lock and read the batch's rows in one statement, ordered by gid, so replicas that
+ * apply overlapping batches (during a rebalance) wait for each other instead of deadlocking.
+ */
+const lockSql = (table: ProjectionTable) => /* sql */ `
+  SELECT gid, version::text AS version, deleted_at, state FROM ${table.name}
+  WHERE gid = ANY($1::text[]) ORDER BY gid FOR UPDATE`;
+
+/**
+ * Per table: one upsert of every row the batch leaves, from one jsonb parameter (no bind-parameter
+ * limit), in gid order. The version guard holds in SQL too (`decideProjection` writes only a
+ * newer version), and a tombstone keeps the stored `deleted_at`. `xmax = 0` tells an inserted row
+ * from an updated one, so the service notices a gid another transaction created meanwhile.
+ */
+const upsertSql = (table: ProjectionTable) => {
+  const columns = [
+    ['gid', 'text'],
+    ['state', 'jsonb'],
+    ['version', 'bigint'],
+    ['deleted_at', 'timestamptz'],
+    ['updated_at', 'timestamptz'],
+    ...table.queryColumns.map(({ name, type }) => [name, type]),
+  ];
+  const names = columns.map(([name]) => name);
+  const updates = names
+    .filter((name) => name !== 'gid' && name !== 'deleted_at')
+    .map((name) => `${name} = EXCLUDED.${name}`);
+  return /* sql */ `
+    INSERT INTO ${table.name} AS stored (${names.join(', ')})
+    SELECT ${names.map((name) => `r.${name}`).join(', ')}
+    FROM jsonb_to_recordset($1::jsonb) AS r(${columns.map(([name, type]) => `${name} ${type}`).join(', ')})
+    ORDER BY r.gid
+    ON CONFLICT (gid) DO UPDATE SET ${updates.join(', ')},
+      deleted_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN NULL
+                        ELSE COALESCE(stored.deleted_at, EXCLUDED.deleted_at) END
+    WHERE stored.version < EXCLUDED.version
+    RETURNING gid, (xmax = 0) AS inserted`;
+};
+
+/**
+ * The batch's changes in one insert, in decision order (identity ids follow it), and one NOTIFY
+ * for the transaction.
+ */
+const OUTBOX_SQL = /* sql */ `
+  WITH written AS (
+    INSERT INTO outbox (gid, type, change, traceparent)
+    SELECT c.gid, c.type, c.change, c.traceparent
+    FROM jsonb_to_recordset($1::jsonb) AS c(seq integer, gid text, type text, change jsonb, traceparent text)
+    ORDER BY c.seq
+    RETURNING id)
+  SELECT count(*)::int AS written, pg_notify($2, '') FROM written`;
+
+const SQL = new Map(PROJECTION_TABLES.map((table) => [table, { lock: lockSql(table), upsert: upsertSql(table) }]));
+
+/**
+ * Applies batches of state messages to the projection, each in one transaction: the batch's rows
+ * are locked and read (one statement per table), every message is decided by the version guard
+ * in offset order (a gid's later message sees what its earlier one left), then each table gets
+ * one multi-row upsert and the outbox one multi-row insert of the changes, with one NOTIFY. The
+ * rows and their changes commit together or not at all.
+ *
+ * A message the projection cannot take (`rejectionOf`) is left out and reported as its error,
+ * while the rest commit; a database failure fails the whole batch.
  */
 @Injectable()
 export class ApplyResourceStateService {
@@ -20,50 +98,80 @@ export class ApplyResourceStateService {
 
   constructor(private readonly dataSource: DataSource) {}
 
-  apply(message: ResourceStateMessage): Promise<ApplyOutcome> {
-    return this.dataSource.transaction('READ COMMITTED', (manager) => this.applyIn(manager, message));
+  /** One message: a batch of one. Throws the message's rejection, if any. */
+  async apply(message: ResourceStateMessage): Promise<ApplyOutcome> {
+    const [outcome] = await this.applyBatch([{ message, traceparent: currentTraceparent() }]);
+    if (typeof outcome !== 'string') throw outcome;
+    return outcome;
   }
 
-  private async applyIn(manager: EntityManager, message: ResourceStateMessage): Promise<ApplyOutcome> {
-    const table = projectionTableFor(message.type);
-    const repository = manager.getRepository<ProjectionColumns>(table.entity);
-    const stored = await repository.findOne({ where: { gid: message.gid }, lock: { mode: 'pessimistic_write' } });
-    const decision = decideProjection(
-      stored && { version: stored.version, deleted: stored.deletedAt !== null, state: stored.state },
-      message,
-    );
-    if (decision.outcome !== 'apply') {
-      this.log.debug({ msg: `state ${decision.outcome}`, gid: message.gid, version: message.version });
-      return decision.outcome;
+  /**
+   * Applies the messages (a gid's in offset order) in one transaction and resolves once it
+   * committed, with each message's outcome in the order given; a rejected message's outcome is
+   * its error (nothing of it written). Throws when the transaction fails: nothing is written.
+   */
+  async applyBatch(items: readonly StateToApply[]): Promise<BatchOutcome[]> {
+    const rejections = items.map(({ message }) => rejectionOf(message));
+    const accepted = items.filter((_, index) => rejections[index] === null);
+    const applied =
+      accepted.length === 0
+        ? []
+        : await this.dataSource.transaction('READ COMMITTED', (manager) => this.applyIn(manager, accepted));
+    let next = 0;
+    return rejections.map((rejection) => rejection ?? applied[next++]);
+  }
+
+  private async applyIn(manager: EntityManager, items: readonly StateToApply[]): Promise<ApplyOutcome[]> {
+    const stored = new Map<string, StoredRow>();
+    for (const { table, gids } of gidsByTable(items)) {
+      const rows = await manager.query<StoredRecord[]>(SQL.get(table)!.lock, [gids]);
+      for (const row of rows) {
+        stored.set(`${table.name}/${row.gid}`, {
+          version: Number(row.version),
+          deletedAt: row.deleted_at,
+          state: row.state,
+        });
+      }
     }
     const now = new Date();
-    const row: QueryDeepPartialEntity<ProjectionColumns> = {
-      gid: message.gid,
-      version: message.version,
-      // A tombstone keeps the last state we saw; a tombstone of an unseen resource keeps its identity.
-      state: message.state ?? stored?.state ?? { gid: message.gid, resource_type: message.type },
-      deletedAt: message.deleted ? (stored?.deletedAt ?? now) : null,
-      updatedAt: now,
-      ...table.columns(message.state ?? stored?.state ?? null, message.type),
-    } as QueryDeepPartialEntity<ProjectionColumns>;
-    if (stored) await repository.update({ gid: message.gid }, row);
-    else await repository.insert(row);
-    if (!decision.emit) return 'applied-silently';
-
-    const change: Omit<ResourceChangeMessage, 'changeId'> = {
-      schema: 1,
-      gid: message.gid,
-      type: message.type,
-      action: decision.action,
-      version: message.version,
-      changes: decision.changes,
-      state: message.state,
-      causes: message.causes,
-      occurredAt: new Date(message.version).toISOString(),
-    };
-    const outboxRow = { gid: message.gid, type: message.type, change, traceparent: currentTraceparent() };
-    await manager.insert(OutboxEntity, outboxRow as QueryDeepPartialEntity<OutboxEntity>);
-    await manager.query(/* sql */ `SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
-    return 'applied';
+    const plan = planProjection(items, (table, gid) => stored.get(`${table}/${gid}`), now);
+    for (const { table, rows } of plan.writes) await this.upsert(manager, table, rows, now);
+    if (plan.changes.length > 0) {
+      const changes = plan.changes.map((change, seq) => ({ seq, ...change }));
+      await manager.query(OUTBOX_SQL, [JSON.stringify(changes), OUTBOX_CHANNEL]);
+    }
+    this.log.debug({ msg: 'state batch applied', messages: items.length, ...count(plan.outcomes) });
+    return plan.outcomes;
   }
+
+  private async upsert(manager: EntityManager, table: ProjectionTable, rows: PlannedRow[], now: Date): Promise<void> {
+    const records = rows.map((row) => ({
+      gid: row.gid,
+      state: row.state,
+      version: row.version,
+      deleted_at: row.deletedAt,
+      updated_at: now,
+      ...row.columns,
+    }));
+    const written = await manager.query<{ gid: string; inserted: boolean }[]>(SQL.get(table)!.upsert, [
+      JSON.stringify(records),
+    ]);
+    const inserted = new Map(written.map((row) => [row.gid, row.inserted]));
+    // Rows read were locked; only a gid absent then can have been written by another transaction
+    // since (a second replica during a rebalance). Its decision was made against nothing: redo it.
+    const raced = rows.filter((row) => inserted.get(row.gid) !== row.isNew).length;
+    if (raced > 0) {
+      throw new AsanaStreamError(
+        'DATABASE_CONFLICT',
+        `${table.name}: ${raced} row(s) written by a concurrent transaction since the batch read them`,
+        { details: { table: table.name, rows: raced } },
+      );
+    }
+  }
+}
+
+function count(outcomes: readonly ApplyOutcome[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const outcome of outcomes) counts[outcome] = (counts[outcome] ?? 0) + 1;
+  return counts;
 }

@@ -1,12 +1,20 @@
 import type { AsanaResource } from '@asana-stream/asana';
-import { ProjectEntity, ResourceEntity, TaskEntity, type ProjectionColumns } from '@asana-stream/db';
 
-type EntityClass = new () => ProjectionColumns;
+/** A query column of a projection table: its name and Postgres type, as the set-based SQL declares it. */
+export interface QueryColumn {
+  name: string;
+  type: 'text' | 'boolean';
+}
 
-interface ProjectionTable {
-  entity: EntityClass;
-  /** The table's query columns, read from the state (the full state is kept as jsonb too). */
-  columns(state: AsanaResource | null, type: string): Record<string, unknown>;
+export type QueryValue = string | boolean | null;
+
+export interface ProjectionTable {
+  /** The table's name in Postgres (`libs/db`'s entities and migrations). */
+  name: 'tasks' | 'projects' | 'resources';
+  /** Its query columns besides the ones every projection table has (gid, state, version, ...). */
+  queryColumns: readonly QueryColumn[];
+  /** The query columns' values, read from the state (the full state is kept as jsonb too). */
+  columns(state: AsanaResource | null, type: string): Record<string, QueryValue>;
 }
 
 const gidOf = (value: unknown): string | null =>
@@ -18,23 +26,49 @@ const booleanOf = (value: unknown): boolean | null => (typeof value === 'boolean
 
 const TABLES: Record<string, ProjectionTable> = {
   task: {
-    entity: TaskEntity,
+    name: 'tasks',
+    queryColumns: [
+      { name: 'name', type: 'text' },
+      { name: 'completed', type: 'boolean' },
+      { name: 'assignee_gid', type: 'text' },
+      { name: 'workspace_gid', type: 'text' },
+    ],
     columns: (s) => ({
       name: stringOf(s?.name),
       completed: booleanOf(s?.completed),
-      assigneeGid: gidOf(s?.assignee),
-      workspaceGid: gidOf(s?.workspace),
+      assignee_gid: gidOf(s?.assignee),
+      workspace_gid: gidOf(s?.workspace),
     }),
   },
   project: {
-    entity: ProjectEntity,
-    columns: (s) => ({ name: stringOf(s?.name), archived: booleanOf(s?.archived), workspaceGid: gidOf(s?.workspace) }),
+    name: 'projects',
+    queryColumns: [
+      { name: 'name', type: 'text' },
+      { name: 'archived', type: 'boolean' },
+      { name: 'workspace_gid', type: 'text' },
+    ],
+    columns: (s) => ({
+      name: stringOf(s?.name),
+      archived: booleanOf(s?.archived),
+      workspace_gid: gidOf(s?.workspace),
+    }),
   },
 };
 
-const GENERIC: ProjectionTable = { entity: ResourceEntity, columns: (_s, type) => ({ type }) };
+const GENERIC: ProjectionTable = {
+  name: 'resources',
+  queryColumns: [{ name: 'type', type: 'text' }],
+  columns: (_s, type) => ({ type }),
+};
+
+/**
+ * Every projection table, in the one order a transaction locks and writes them: two projector
+ * replicas applying overlapping batches then wait for each other's rows in the same order.
+ */
+export const PROJECTION_TABLES: readonly ProjectionTable[] = [TABLES.task, TABLES.project, GENERIC];
 
 /** The projection table of a resource type: its own for tasks and projects, the generic one otherwise. */
 export function projectionTableFor(type: string): ProjectionTable {
-  return TABLES[type] ?? GENERIC;
+  // Own keys only: a type such as `constructor` is a resource like any other, not Object's.
+  return Object.hasOwn(TABLES, type) ? TABLES[type] : GENERIC;
 }
