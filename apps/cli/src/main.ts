@@ -4,13 +4,14 @@ import { EXIT_CONFIG } from '@asana-stream/runtime';
 import type { CliContext } from './cli-context';
 import { describeCliFailure } from './cli-failure';
 import { registerDlqCommands } from './commands/dlq.command';
+import { registerOutboxCommands } from './commands/outbox.command';
 import { registerSetupCommands } from './commands/setup.command';
 import { registerStatusCommand } from './commands/status.command';
 import { registerWebhookCommands } from './commands/webhooks.command';
 
 const program = new Command('asana-stream')
   .description(
-    'Operate asana-stream: schema, topics, Asana webhooks and dead letters.\nConfiguration comes from the environment (DATABASE_URL, KAFKA_BROKERS, ASANA_BASE_URL, ASANA_TOKEN, INGEST_PUBLIC_URL, KAFKA_TOPIC_PREFIX).',
+    'Operate asana-stream: schema, topics, Asana webhooks, dead letters and parked outbox rows.\nConfiguration comes from the environment (DATABASE_URL, KAFKA_BROKERS, ASANA_BASE_URL, ASANA_TOKEN, INGEST_PUBLIC_URL, KAFKA_TOPIC_PREFIX).',
   )
   .showHelpAfterError()
   .exitOverride();
@@ -30,7 +31,8 @@ function getContext(): CliContext {
 function needsNoToken(): boolean {
   const [command, sub] = process.argv.slice(2);
   return (
-    ['setup', 'reset', 'db', 'topics', 'status', 'dlq'].includes(command) || (command === 'webhooks' && sub === 'list')
+    ['setup', 'reset', 'db', 'topics', 'status', 'dlq', 'outbox'].includes(command) ||
+    (command === 'webhooks' && sub === 'list')
   );
 }
 
@@ -38,6 +40,7 @@ registerSetupCommands(program, getContext);
 registerWebhookCommands(program, getContext);
 registerStatusCommand(program, getContext);
 registerDlqCommands(program, getContext);
+registerOutboxCommands(program, getContext);
 
 program
   .parseAsync(process.argv)

@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
 import type { PipelineApp } from '@asana-stream/runtime';
+import { OutboxRetentionService } from './relay/outbox-retention.service';
 import { RelayOutboxService } from './relay/relay-outbox.service';
 
 @Module({
-  providers: [RelayOutboxService],
+  providers: [RelayOutboxService, OutboxRetentionService],
   // Exported for the health module: a relay that stopped or keeps failing makes fanout unready.
   exports: [RelayOutboxService],
 })

@@ -173,6 +173,16 @@ export class FanoutEnv {
   @Min(1)
   @Max(10_000)
   FANOUT_BATCH_SIZE = 500;
+
+  /**
+   * Hours a published (or discarded) outbox row is kept before the relay's retention job deletes
+   * it, in bounded chunks. Unpublished and parked rows are never deleted.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(24 * 366)
+  FANOUT_RETENTION_HOURS = 168;
 }
 
 export class WebhookAdminEnv {

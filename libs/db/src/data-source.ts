@@ -7,9 +7,10 @@ import { ResourceEntity } from './entities/resource.entity';
 import { SubscriptionEntity } from './entities/subscription.entity';
 import { TaskEntity } from './entities/task.entity';
 import { InitialSchema1763856000000 } from './migrations/1763856000000-initial-schema';
+import { OutboxParking1764460800000 } from './migrations/1764460800000-outbox-parking';
 
 export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
-export const MIGRATIONS = [InitialSchema1763856000000];
+export const MIGRATIONS = [InitialSchema1763856000000, OutboxParking1764460800000];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */
 export function dataSourceOptions(databaseUrl: string, poolSize = 10, connectTimeoutMs = 10_000): DataSourceOptions {

@@ -17,7 +17,8 @@ export interface PipelineStatus {
   projectorLag: number;
   tasks: { live: number; deleted: number };
   projects: { live: number; deleted: number };
-  outbox: { total: number; unpublished: number };
+  /** `parked`: rows the relay parked (see `asana-stream outbox parked`), counted in `unpublished` too. */
+  outbox: { total: number; unpublished: number; parked: number };
   changes: number;
   /** Entries pending per dead-letter topic (`asana.events.dlq`: 0), see `asana-stream dlq list`. */
   deadLetters: Record<string, number>;
@@ -60,9 +61,10 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
       ),
       rowCounts(dataSource, 'tasks'),
       rowCounts(dataSource, 'projects'),
-      dataSource.query<{ total: string; unpublished: string }[]>(
-        /* sql */ `SELECT count(*) AS total, count(*) FILTER (WHERE published_at IS NULL) AS unpublished FROM outbox`,
-      ),
+      dataSource.query<
+        { total: string; unpublished: string; parked: string }[]
+      >(/* sql */ `SELECT count(*) AS total, count(*) FILTER (WHERE published_at IS NULL) AS unpublished,
+                          count(*) FILTER (WHERE parked_at IS NOT NULL AND published_at IS NULL) AS parked FROM outbox`),
       deadLetterDepths(admin, names),
     ]);
   return {
@@ -73,7 +75,7 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
     projectorLag,
     tasks,
     projects,
-    outbox: { total: Number(outbox.total), unpublished: Number(outbox.unpublished) },
+    outbox: { total: Number(outbox.total), unpublished: Number(outbox.unpublished), parked: Number(outbox.parked) },
     changes,
     deadLetters,
   };
@@ -102,7 +104,7 @@ export function formatStatus(s: PipelineStatus): string {
     `ingest: ${s.deliveries} deliveries → ${s.events} events`,
     `enricher: lag ${s.enricherLag} → ${s.states} states`,
     `projector: lag ${s.projectorLag} → tasks ${s.tasks.live} (+${s.tasks.deleted} deleted), projects ${s.projects.live}`,
-    `fanout: outbox ${s.outbox.total} (${s.outbox.unpublished} pending) → ${s.changes} changes`,
+    `fanout: outbox ${s.outbox.total} (${s.outbox.unpublished} pending${s.outbox.parked > 0 ? `, ${s.outbox.parked} parked` : ''}) → ${s.changes} changes`,
     // `asana.events.dlq` → `events`: the line stays short; `dlq list` names them whole.
     `dlq: ${Object.entries(s.deadLetters)
       .map(([topic, pending]) => `${topic.replace(/^asana\./, '').replace(/\.dlq$/, '')} ${pending}`)
@@ -114,7 +116,7 @@ export function registerStatusCommand(program: Command, context: () => CliContex
   program
     .command('status')
     .description(
-      'show what has flowed through each stage: topic counts, consumer lag, projection rows, outbox, dead letters pending',
+      'show what has flowed through each stage: topic counts, consumer lag, projection rows, outbox (pending, parked), dead letters pending',
     )
     .option('--watch <seconds>', 'refresh every N seconds until interrupted')
     .option('--json', 'print JSON instead of one line')

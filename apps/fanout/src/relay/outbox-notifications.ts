@@ -4,12 +4,16 @@ import { Client } from 'pg';
 /**
  * A dedicated connection LISTENing for the projector's NOTIFY. Notifications are a hint to
  * relay now; the relay also polls, so a lost connection only delays, never loses.
+ *
+ * Each notification advances `seen`; a waiter passes the `seen` it read before its last batch, so
+ * a notification that arrived while the batch ran ends the wait at once.
  */
 export class OutboxNotifications {
   private readonly log = new Logger(OutboxNotifications.name);
   private client?: Client;
-  private waiter?: () => void;
-  private pending = false;
+  private readonly waiters = new Set<() => void>();
+  private generation = 0;
+  private stopped = false;
 
   constructor(
     private readonly databaseUrl: string,
@@ -24,39 +28,47 @@ export class OutboxNotifications {
         msg: 'notification connection lost; relying on polling until it reconnects',
         error: String(error),
       });
-      this.client = undefined;
+      if (this.client === client) this.client = undefined;
+      void client.end().catch(() => undefined);
     });
     await client.connect();
     await client.query(/* sql */ `LISTEN ${client.escapeIdentifier(this.channel)}`);
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.client = client;
   }
 
-  /** Resolves on the next notification, or after `timeoutMs`. */
-  async wait(timeoutMs: number): Promise<void> {
-    if (this.pending) {
-      this.pending = false;
-      return;
-    }
+  /** How many notifications (and wakes) there have been: pass it to `wait`. */
+  get seen(): number {
+    return this.generation;
+  }
+
+  /** Resolves on the next notification after `since`, at once if there was one, or after `timeoutMs`. */
+  async wait(timeoutMs: number, since = this.generation): Promise<void> {
+    if (this.stopped || this.generation !== since) return;
     if (!this.client) await this.start().catch(() => undefined);
+    if (this.stopped || this.generation !== since) return;
     await new Promise<void>((resolve) => {
       const finish = (): void => {
         clearTimeout(timer);
-        this.waiter = undefined;
+        this.waiters.delete(finish);
         resolve();
       };
       const timer = setTimeout(finish, timeoutMs);
-      this.waiter = finish;
+      this.waiters.add(finish);
     });
-    this.pending = false;
   }
 
-  /** Ends a current wait (shutdown, or a notification). */
+  /** Ends every current wait (a notification, or shutdown). */
   wake(): void {
-    if (this.waiter) this.waiter();
-    else this.pending = true;
+    this.generation++;
+    for (const waiter of [...this.waiters]) waiter();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.wake();
     await this.client?.end().catch(() => undefined);
     this.client = undefined;

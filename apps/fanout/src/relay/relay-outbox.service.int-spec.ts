@@ -1,13 +1,27 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { Logger } from '@nestjs/common';
+import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { loadAppConfig, type FanoutConfig } from '@asana-stream/config';
-import { changeTopic, type ChangeAction, type ResourceChangeMessage, type TopicNames } from '@asana-stream/contracts';
+import {
+  allTopics,
+  changeTopic,
+  type ChangeAction,
+  type ResourceChangeMessage,
+  type TopicNames,
+} from '@asana-stream/contracts';
 import { createDataSource, OUTBOX_CHANNEL } from '@asana-stream/db';
-import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
+import { ensureTopics, KafkaPublisher } from '@asana-stream/kafka';
 import {
   createTestDatabase,
   createTestTopics,
+  freePort,
+  runCli,
   testKafka,
   totalEndOffset,
   TopicRecorder,
@@ -15,7 +29,10 @@ import {
   type ReceivedMessage,
   type TestDatabase,
 } from '@asana-stream/testing';
+import { OutboxRetentionService } from './outbox-retention.service';
 import { RelayOutboxService } from './relay-outbox.service';
+
+const REPO_ROOT = resolve(__dirname, '../../../..');
 
 let nextGid = 1_300_000;
 const freshGid = (): string => String(nextGid++);
@@ -65,6 +82,73 @@ function gatedPublisher(inner: KafkaPublisher) {
   return { publisher, reached, release };
 }
 
+/** A publisher that records every publish call before passing it on. */
+function countingPublisher(inner: KafkaPublisher) {
+  const calls: Parameters<KafkaPublisher['publish']>[0][] = [];
+  const publisher = {
+    publish: (topicMessages: Parameters<KafkaPublisher['publish']>[0]) => {
+      calls.push(topicMessages);
+      return inner.publish(topicMessages);
+    },
+  } as unknown as KafkaPublisher;
+  return { publisher, calls };
+}
+
+/**
+ * A broker of this test's own (scripts/kafka.sh with its own home, ports and data), so it can be
+ * stopped without stopping the one every other test uses. Its jars are the local broker's.
+ */
+class PrivateBroker {
+  private readonly home = mkdtempSync(join(tmpdir(), 'asana-stream-kafka-'));
+  private env: Record<string, string> = {};
+
+  get brokers(): string {
+    return `127.0.0.1:${this.env.KAFKA_PORT}`;
+  }
+
+  async prepare(): Promise<void> {
+    symlinkSync(join(REPO_ROOT, '.local/kafka/lib'), join(this.home, 'lib'));
+    const [port, controllerPort] = [await freePort(), await freePort()];
+    this.env = { KAFKA_HOME_DIR: this.home, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort) };
+  }
+
+  async script(command: 'start' | 'stop'): Promise<void> {
+    const settings = Object.entries(this.env).map(([name, value]) => `${name}=${value}`);
+    await promisify(execFile)('env', [...settings, 'bash', join(REPO_ROOT, 'scripts/kafka.sh'), command], {
+      timeout: 120_000,
+    });
+  }
+
+  remove(): void {
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+/** The first `count` change messages of a topic, in offset order per partition. */
+async function readAll(kafka: Kafka, topic: string, count: number) {
+  const consumer = kafka.consumer({ groupId: `relay-int-read-${Date.now()}` });
+  const seen: { key: string | null; changeId: string; partition: number; offset: number }[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const value = JSON.parse(message.value!.toString()) as ResourceChangeMessage;
+        seen.push({
+          key: message.key?.toString() ?? null,
+          changeId: value.changeId,
+          partition,
+          offset: Number(message.offset),
+        });
+      },
+    });
+    await waitFor(`${count} messages on ${topic}`, () => seen.length >= count, { timeoutMs: 30_000 });
+  } finally {
+    await consumer.disconnect();
+  }
+  return seen.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
+
 describe('RelayOutboxService on a real database and broker', () => {
   let db: TestDatabase;
   let names: TopicNames;
@@ -89,6 +173,41 @@ describe('RelayOutboxService on a real database and broker', () => {
     );
     return rows[0].n === ids.length;
   };
+  const publishedCount = async (ids: string[]): Promise<number> => {
+    const { rows } = await sql.query<{ n: number }>(
+      /* sql */ `SELECT count(*)::int AS n FROM outbox WHERE id = ANY($1::bigint[]) AND published_at IS NOT NULL`,
+      [ids],
+    );
+    return rows[0].n;
+  };
+  const rowOf = async (id: string) => {
+    const { rows } = await sql.query<{
+      published: boolean;
+      parked: boolean;
+      attempts: number;
+      last_error: string | null;
+    }>(
+      /* sql */ `SELECT published_at IS NOT NULL AS published, parked_at IS NOT NULL AS parked, attempts, last_error
+                 FROM outbox WHERE id = $1`,
+      [id],
+    );
+    return rows[0];
+  };
+  /** The change ids of `gid` among `ids` as they are on the topic, in offset order. */
+  const changeIdsOnTopic = (ids: string[], gid: string): string[] =>
+    byChangeId(ids)
+      .filter((m) => m.key === gid)
+      .sort((a, b) => Number(a.offset) - Number(b.offset))
+      .map((m) => (m.value as ResourceChangeMessage).changeId);
+  /** A row larger than Kafka accepts (the publisher's 1,000,000 bytes, the broker's 1 MB). */
+  const insertOversized = async (gid: string): Promise<string> => {
+    const { rows } = await sql.query<{ id: string }>(
+      /* sql */ `INSERT INTO outbox (gid, type, change) VALUES ($1, 'task', $2) RETURNING id`,
+      [gid, { ...change(gid, 'task', 'created', 1), state: { gid, notes: 'x'.repeat(1_200_000) } }],
+    );
+    return rows[0].id;
+  };
+  const cli = (...args: string[]) => runCli({ DATABASE_URL: db.url, KAFKA_TOPIC_PREFIX: names.prefix }, args);
   const drain = async (relay: RelayOutboxService, limit: number): Promise<number> => {
     let total = 0;
     for (let relayed = await relay.relayBatch(limit); relayed > 0; relayed = await relay.relayBatch(limit)) {
@@ -188,30 +307,51 @@ describe('RelayOutboxService on a real database and broker', () => {
     }
   });
 
-  it('lets only one relay publish at a time: a second replica relays nothing while the first holds a batch', async () => {
-    const gid = freshGid();
-    const ids = [
-      await insertOutbox(sql, gid, 'task', 'created', 1),
-      await insertOutbox(sql, gid, 'task', 'updated', 2),
-      await insertOutbox(sql, gid, 'task', 'updated', 3),
+  it('publishes many gids’ rows with one publish call per claimed batch, in order per gid', async () => {
+    const gids = Array.from({ length: 40 }, freshGid);
+    const ids: string[] = [];
+    for (let version = 1; version <= 5; version++) {
+      for (const gid of gids)
+        ids.push(await insertOutbox(sql, gid, 'task', version === 1 ? 'created' : 'updated', version));
+    }
+    const counting = countingPublisher(publisher);
+    const relay = new RelayOutboxService(dataSourceA, counting.publisher, names, config);
+
+    expect(await drain(relay, 100)).toBe(ids.length);
+
+    // One publish per claimed batch, each carrying the whole batch.
+    expect(counting.calls.map((call) => call.flatMap((t) => t.messages).length)).toEqual([100, 100]);
+    expect(await published(ids)).toBe(true);
+    await waitFor('every row on the task topic', () => byChangeId(ids).length >= ids.length);
+    expect(byChangeId(ids)).toHaveLength(ids.length);
+    for (const gid of gids)
+      expect(changeIdsOnTopic(ids, gid)).toEqual(ids.filter((_, i) => gids[i % gids.length] === gid));
+  });
+
+  it('lets a second replica relay other gids while the first holds a gid, never that gid’s later rows', async () => {
+    const [held, other] = [freshGid(), freshGid()];
+    const heldIds = [
+      await insertOutbox(sql, held, 'task', 'created', 1),
+      await insertOutbox(sql, held, 'task', 'updated', 2),
+      await insertOutbox(sql, held, 'task', 'updated', 3),
     ];
+    const otherId = await insertOutbox(sql, other, 'task', 'created', 1);
     const gated = gatedPublisher(publisher);
     const holding = new RelayOutboxService(dataSourceA, gated.publisher, names, config);
 
     const firstBatch = holding.relayBatch(1);
     await gated.reached;
-    // Without the relay lock, SKIP LOCKED would hand this replica the two later rows of the gid
-    // and they could reach Kafka before the first.
-    await expect(relayB.relayBatch(10)).resolves.toBe(0);
+    // Plain SKIP LOCKED would hand this replica the held gid's rows 2 and 3, which could then
+    // reach Kafka before row 1: the gid's lock keeps them back, the other gid goes on.
+    await expect(relayB.relayBatch(10)).resolves.toBe(1);
+    expect(await published([otherId])).toBe(true);
+    expect(await publishedCount(heldIds)).toBe(0);
     gated.release();
     await expect(firstBatch).resolves.toBe(1);
     await expect(relayB.relayBatch(10)).resolves.toBe(2);
 
-    await waitFor('the three rows on the task topic', () => byChangeId(ids).length >= 3);
-    const order = byChangeId(ids)
-      .sort((a, b) => Number(a.offset) - Number(b.offset))
-      .map((m) => (m.value as ResourceChangeMessage).changeId);
-    expect(order).toEqual(ids);
+    await waitFor('the held gid’s rows on the task topic', () => byChangeId(heldIds).length >= 3);
+    expect(changeIdsOnTopic(heldIds, held)).toEqual(heldIds);
   });
 
   it('never publishes a row twice when two replicas relay concurrently', async () => {
@@ -235,57 +375,229 @@ describe('RelayOutboxService on a real database and broker', () => {
     await waitFor('every row on the task topic', () => byChangeId(ids).length >= ids.length);
     const seen = byChangeId(ids).map((m) => (m.value as ResourceChangeMessage).changeId);
     expect(new Set(seen).size).toBe(ids.length);
-    for (const gid of gids) {
-      const order = byChangeId(ids)
-        .filter((m) => m.key === gid)
-        .sort((a, b) => Number(a.offset) - Number(b.offset))
-        .map((m) => Number((m.value as ResourceChangeMessage).changeId));
-      expect(order).toEqual([...order].sort((x, y) => x - y));
-    }
+    for (const gid of gids) expect(changeIdsOnTopic(ids, gid)).toEqual(ids.filter((_, i) => gids[i % 4] === gid));
   });
 
-  it('publishes nothing of a gid after a row Kafka refused, so the retry cannot reorder the gid', async () => {
-    const gid = freshGid();
-    // Larger than the broker's message.max.bytes (1 MB by default): Kafka rejects it at once.
-    const { rows } = await sql.query<{ id: string }>(
-      /* sql */ `INSERT INTO outbox (gid, type, change) VALUES ($1, 'task', $2) RETURNING id`,
-      [gid, { ...change(gid, 'task', 'created', 1), state: { gid, notes: 'x'.repeat(1_200_000) } }],
-    );
-    const refusedId = rows[0].id;
-    const laterId = await insertOutbox(sql, gid, 'task', 'updated', 2);
-    // A publisher of its own: the refused send stays out of the shared producer.
-    const ownPublisher = new KafkaPublisher(testKafka('relay-int-refused'));
-    await ownPublisher.onModuleInit();
+  it('keeps per-gid order and publishes each row once with two relays running while rows arrive', async () => {
+    const busy = loadAppConfig('fanout', {
+      DATABASE_URL: db.url,
+      KAFKA_TOPIC_PREFIX: names.prefix,
+      FANOUT_POLL_INTERVAL_MS: '50',
+      FANOUT_BATCH_SIZE: '7',
+    });
+    const relays = [
+      new RelayOutboxService(dataSourceA, publisher, names, busy),
+      new RelayOutboxService(dataSourceB, publisher, names, busy),
+    ];
+    const rounds = relays.map((relay) => jest.spyOn(relay, 'relayRound'));
+    const before = await totalEndOffset(testKafka(), [taskTopic]);
+    await Promise.all(relays.map((relay) => relay.onApplicationBootstrap()));
+    const gids = Array.from({ length: 20 }, freshGid);
+    const ids: string[] = [];
     try {
-      const before = await totalEndOffset(testKafka(), [taskTopic]);
-
-      await expect(new RelayOutboxService(dataSourceA, ownPublisher, names, config).relayBatch(10)).rejects.toThrow();
-      // The publisher sends in order: once this marker is acknowledged, anything queued before it was sent.
-      const other = names.physical(changeTopic('other').name);
-      await ownPublisher.publish([{ topic: other, messages: [jsonMessage(gid, { marker: true })] }]);
-
-      expect(await totalEndOffset(testKafka(), [taskTopic])).toBe(before);
-      const { rows: unpublished } = await sql.query<{ id: string }>(
-        /* sql */ `SELECT id FROM outbox WHERE gid = $1 AND published_at IS NULL ORDER BY id`,
-        [gid],
-      );
-      expect(unpublished.map((r) => r.id)).toEqual([refusedId, laterId]);
+      for (let version = 1; version <= 15; version++) {
+        for (const gid of gids) {
+          ids.push(await insertOutbox(sql, gid, 'task', version === 1 ? 'created' : 'updated', version));
+          await sql.query(/* sql */ `SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
+        }
+      }
+      await waitFor('every row published', () => published(ids), { timeoutMs: 30_000 });
     } finally {
-      await ownPublisher.onApplicationShutdown();
-      // The refused row would block every later batch of this file.
-      await sql.query(/* sql */ `DELETE FROM outbox WHERE id = $1`, [refusedId]);
-      await drain(relayA, 10);
+      await Promise.all(relays.map((relay) => relay.onModuleDestroy()));
     }
+    const relayedBy = await Promise.all(
+      rounds.map(async (spy) => {
+        const results = await Promise.all(spy.mock.results.map((r) => r.value as Promise<{ published: number }>));
+        return results.reduce((sum, r) => sum + r.published, 0);
+      }),
+    );
+    expect(relayedBy[0] + relayedBy[1]).toBe(ids.length);
+    expect(await totalEndOffset(testKafka(), [taskTopic])).toBe(before + ids.length);
+    await waitFor('every row on the task topic', () => byChangeId(ids).length >= ids.length);
+    for (const gid of gids) expect(changeIdsOnTopic(ids, gid)).toEqual(ids.filter((_, i) => gids[i % 20] === gid));
   });
+
+  it('parks a row Kafka refuses, holds back only its gid, and goes on with the gid once it is discarded', async () => {
+    const [refused, otherA, otherB] = [freshGid(), freshGid(), freshGid()];
+    const refusedId = await insertOversized(refused);
+    const laterId = await insertOutbox(sql, refused, 'task', 'updated', 2);
+    const others = [
+      await insertOutbox(sql, otherA, 'task', 'created', 1),
+      await insertOutbox(sql, otherB, 'project', 'created', 1),
+      await insertOutbox(sql, otherA, 'task', 'updated', 2),
+    ];
+    const before = await totalEndOffset(testKafka(), [taskTopic, projectTopic]);
+
+    // The other gids are published in the same batch; the refused row is parked, its gid waits.
+    expect(await relayA.relayBatch(10)).toBe(3);
+    expect(await published(others)).toBe(true);
+    expect(await rowOf(refusedId)).toMatchObject({
+      published: false,
+      parked: true,
+      attempts: 1,
+      last_error: expect.stringMatching(/^MESSAGE_TOO_LARGE: /),
+    });
+    expect(await rowOf(laterId)).toMatchObject({ published: false, parked: false, attempts: 0 });
+    expect(await relayA.relayBatch(10)).toBe(0);
+    const otherOn = await insertOutbox(sql, otherB, 'project', 'updated', 2);
+    expect(await relayB.relayBatch(10)).toBe(1);
+    expect(await published([otherOn])).toBe(true);
+    expect(await totalEndOffset(testKafka(), [taskTopic, projectTopic])).toBe(before + 4);
+
+    // What the operator sees.
+    const status = JSON.parse((await cli('status', '--json')).stdout) as { outbox: { parked: number } };
+    expect(status.outbox.parked).toBe(1);
+    const listed = await cli('outbox', 'parked', '--json');
+    expect(listed).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(listed.stdout)).toEqual({
+      parked: 1,
+      rows: [
+        {
+          id: refusedId,
+          gid: refused,
+          type: 'task',
+          attempts: 1,
+          parkedAt: expect.any(String),
+          lastError: expect.stringMatching(/^MESSAGE_TOO_LARGE/),
+          bytes: expect.any(Number),
+          waiting: 1,
+        },
+      ],
+    });
+    expect((await cli('outbox', 'parked')).stdout).toMatch(
+      new RegExp(`1 parked[\\s\\S]*${refusedId}\\s+${refused}\\s+task\\s+1`),
+    );
+
+    // Discarding needs a confirmation; then the gid goes on with its next row.
+    expect(await cli('outbox', 'discard', refusedId)).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/--yes/),
+    });
+    expect(await cli('outbox', 'discard', laterId, '--yes')).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(new RegExp(`not a parked outbox row: ${laterId}`)),
+    });
+    expect(await cli('outbox', 'discard', refusedId, '--yes')).toMatchObject({
+      code: 0,
+      stdout: 'discarded: 1; their gids go on with their next rows\n',
+    });
+    expect(await relayA.relayBatch(10)).toBe(1);
+    expect(await published([laterId])).toBe(true);
+    await waitFor('the refused gid’s next row on the task topic', () => byChangeId([laterId]).length === 1);
+    expect(byChangeId([refusedId])).toEqual([]);
+    expect(JSON.parse((await cli('outbox', 'parked', '--json')).stdout)).toEqual({ parked: 0, rows: [] });
+  });
+
+  it('publishes a re-driven row, then the rows of its gid behind it, in order', async () => {
+    const gid = freshGid();
+    const parkedId = await insertOversized(gid);
+    const laterIds = [
+      await insertOutbox(sql, gid, 'task', 'updated', 2),
+      await insertOutbox(sql, gid, 'task', 'updated', 3),
+    ];
+    await expect(relayA.relayBatch(10)).resolves.toBe(0);
+    expect(await rowOf(parkedId)).toMatchObject({ parked: true, attempts: 1 });
+    await expect(relayA.relayBatch(10)).resolves.toBe(0);
+
+    // The operator removes the cause (here: the row now fits, as a raised limit would make it) and re-drives.
+    await sql.query(/* sql */ `UPDATE outbox SET change = $2 WHERE id = $1`, [
+      parkedId,
+      change(gid, 'task', 'created', 1),
+    ]);
+    expect(await cli('outbox', 'redrive')).toMatchObject({ code: 1, stderr: expect.stringMatching(/--all/) });
+    expect(await cli('outbox', 'redrive', parkedId)).toMatchObject({
+      code: 0,
+      stdout: 're-driven: 1; the fanout relays them next\n',
+    });
+    expect(await rowOf(parkedId)).toMatchObject({ parked: false, attempts: 0, published: false });
+
+    expect(await drain(relayA, 10)).toBe(3);
+    const ids = [parkedId, ...laterIds];
+    await waitFor('the gid’s three rows on the task topic', () => byChangeId(ids).length >= 3);
+    expect(changeIdsOnTopic(ids, gid)).toEqual(ids);
+  });
+
+  it('deletes published rows older than the retention, in bounded chunks, and nothing else', async () => {
+    const gid = freshGid();
+    const at = (days: number | null) => (days === null ? null : new Date(Date.now() - days * 86_400_000));
+    const insertAged = async (publishedDaysAgo: number | null, parked = false) => {
+      const { rows } = await sql.query<{ id: string }>(
+        /* sql */ `INSERT INTO outbox (gid, type, change, created_at, published_at, parked_at)
+                   VALUES ($1, 'task', $2, now() - interval '30 days', $3, $4) RETURNING id`,
+        [gid, change(gid, 'task', 'updated', 1), at(publishedDaysAgo), parked ? at(20) : null],
+      );
+      return rows[0].id;
+    };
+    const expired = [await insertAged(8), await insertAged(10), await insertAged(29), await insertAged(8, true)];
+    const expiredToo = [await insertAged(7.5), await insertAged(9)];
+    const kept = [await insertAged(6.9), await insertAged(0)];
+    const parkedOld = await insertAged(null, true);
+    const retention = new OutboxRetentionService(dataSourceA, config);
+    expect(config.fanout.FANOUT_RETENTION_HOURS).toBe(168);
+
+    // At most chunks × rows per run; the next run goes on.
+    expect(await retention.deleteExpired({ chunkRows: 2, maxChunks: 2 })).toBe(4);
+    expect(await retention.deleteExpired({ chunkRows: 2 })).toBe(2);
+    expect(await retention.deleteExpired()).toBe(0);
+    const { rows } = await sql.query<{ id: string }>(/* sql */ `SELECT id FROM outbox WHERE gid = $1 ORDER BY id`, [
+      gid,
+    ]);
+    expect(rows.map((r) => r.id)).toEqual([...kept, parkedOld]);
+    expect(expired.length + expiredToo.length).toBe(6);
+    await sql.query(/* sql */ `DELETE FROM outbox WHERE gid = $1`, [gid]);
+  });
+
+  it('marks nothing published while Kafka is down, and relays every row in order once it is back', async () => {
+    const broker = new PrivateBroker();
+    await broker.prepare();
+    await broker.script('start');
+    const kafka = new Kafka({
+      clientId: 'relay-int-outage',
+      brokers: [broker.brokers],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 1000,
+      requestTimeout: 3000,
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+    const own = new KafkaPublisher(kafka);
+    try {
+      await ensureTopics(kafka, allTopics(), names);
+      await own.onModuleInit();
+      const relay = new RelayOutboxService(dataSourceA, own, names, config);
+      const gid = freshGid();
+      const ids = [await insertOutbox(sql, gid, 'task', 'created', 1)];
+      expect(await relay.relayBatch(10)).toBe(1);
+
+      await broker.script('stop');
+      ids.push(await insertOutbox(sql, gid, 'task', 'updated', 2), await insertOutbox(sql, gid, 'task', 'updated', 3));
+      await expect(relay.relayBatch(10)).rejects.toMatchObject({ disposition: 'retry' });
+      expect(await publishedCount(ids.slice(1))).toBe(0);
+      expect(await rowOf(ids[1])).toMatchObject({ parked: false, attempts: 0 });
+
+      await broker.script('start');
+      await waitFor(
+        'the relay publishing again',
+        async () => (await relay.relayBatch(10).catch(() => 0)) > 0 || (await published(ids)),
+        { timeoutMs: 60_000 },
+      );
+      expect(await published(ids)).toBe(true);
+      const onBroker = await readAll(kafka, taskTopic, ids.length);
+      expect(onBroker.filter((m) => m.key === gid).map((m) => m.changeId)).toEqual(ids);
+    } finally {
+      await own.onApplicationShutdown().catch(() => undefined);
+      await broker.script('stop');
+      broker.remove();
+    }
+  }, 180_000);
 
   it('wakes on NOTIFY long before its poll interval, and stops cleanly', async () => {
     const relay = new RelayOutboxService(dataSourceA, publisher, names, config);
-    const batches = jest.spyOn(relay, 'relayBatch');
+    const batches = jest.spyOn(relay, 'relayRound');
     await relay.onApplicationBootstrap();
     let stopped = false;
     try {
       await waitFor('the first, empty batch', () => batches.mock.results.length > 0, { timeoutMs: 5000 });
-      await expect(batches.mock.results[0].value).resolves.toBe(0);
+      await expect(batches.mock.results[0].value).resolves.toMatchObject({ claimed: 0 });
       expect(config.fanout.FANOUT_POLL_INTERVAL_MS).toBe(60_000);
 
       // The projector's pattern: the row and its NOTIFY in one transaction.

@@ -1,32 +1,104 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { trace, type Link } from '@opentelemetry/api';
+import type { Message } from 'kafkajs';
+import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type FanoutConfig } from '@asana-stream/config';
-import { changeTopic, TopicNames, type ResourceChangeMessage } from '@asana-stream/contracts';
-import { OUTBOX_CHANNEL, type OutboxEntity } from '@asana-stream/db';
-import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
+import { changeTopic, TopicNames } from '@asana-stream/contracts';
+import { OUTBOX_CHANNEL } from '@asana-stream/db';
+import { AsanaStreamError, classifyError } from '@asana-stream/errors';
+import { KafkaPublisher } from '@asana-stream/kafka';
 import type { ReadinessCheck } from '@asana-stream/runtime';
-import { contextFromTraceparent, inSpan } from '@asana-stream/telemetry';
+import { contextFromTraceparent, tracer } from '@asana-stream/telemetry';
 import { OutboxNotifications } from './outbox-notifications';
+import {
+  changeMessage,
+  failureRecord,
+  publishBatch,
+  type ClaimedRow,
+  type FailureRecord,
+  type PublishOutcome,
+} from './relay-batch';
 
 /**
- * One relay publishes at a time (a transaction-scoped advisory lock), so changes of one gid
- * reach Kafka in outbox order even with several fanout replicas; the others stand by.
+ * Namespace of the relay's per-gid advisory locks (`pg_try_advisory_xact_lock(ns, hashtext(gid))`).
+ * `asana-stream outbox redrive|discard` takes the same lock for a gid it changes.
  */
-const RELAY_LOCK_KEY = 0x6173_616e; // "asan"
+export const RELAY_GID_LOCK_NAMESPACE = 0x6173_616e; // "asan"
 
-type OutboxRow = Pick<OutboxEntity, 'id' | 'gid' | 'type' | 'change' | 'traceparent'>;
+/** Publishes of a row that may fail for its own reason before it is parked. */
+export const MAX_PUBLISH_ATTEMPTS = 5;
+
+/** After a failed batch the relay waits this long, doubling per failure in a row up to the max. */
+const BACKOFF_MS = { first: 100, max: 5000 };
+
+/** What one relay transaction did. */
+export interface RelayRound {
+  /** Rows claimed (of gids this relay locked). */
+  claimed: number;
+  /** Rows Kafka acknowledged and now marked published. */
+  published: number;
+  /** Rows that failed for a reason that may be their own; `parked` of them were parked. */
+  failed: number;
+  parked: number;
+  /** A failure that is no row's (Kafka unavailable): nothing after it was published. */
+  stoppedBy?: AsanaStreamError;
+}
 
 /**
- * Relays committed outbox rows to `asana.changes.<type>` (key: gid) and marks them published,
- * in one transaction per batch. Rows are claimed with FOR UPDATE SKIP LOCKED, never by
- * `id > last seen` (sequence values commit out of order). Kafka may see a row twice if the
- * process dies between publish and commit: consumers dedupe by `changeId`.
+ * Gids of the first `$1` unpublished rows, leaving out gids with a parked row, each locked for
+ * this transaction if no other relay holds it (a gid another relay holds is left to it).
+ * Materialised first, so each candidate gid is tried exactly once.
+ */
+const CLAIM_GIDS = /* sql */ `
+  WITH candidates AS MATERIALIZED (
+    SELECT gid, min(id) AS first_id FROM (
+      SELECT o.id, o.gid FROM outbox o
+      WHERE o.published_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM outbox p
+                        WHERE p.gid = o.gid AND p.parked_at IS NOT NULL AND p.published_at IS NULL)
+      ORDER BY o.id LIMIT $1
+    ) head GROUP BY gid
+  )
+  SELECT gid FROM candidates WHERE pg_try_advisory_xact_lock($2, hashtext(gid)) ORDER BY first_id`;
+
+/**
+ * The unpublished rows of the locked gids, in id order: a new statement, so its snapshot is taken
+ * after the locks were granted and sees everything the gid's previous holder committed.
+ */
+const CLAIM_ROWS = /* sql */ `
+  SELECT o.id, o.gid, o.type, o.change::text AS change, o.traceparent, o.attempts FROM outbox o
+  WHERE o.published_at IS NULL AND o.gid = ANY($1::text[])
+    AND NOT EXISTS (SELECT 1 FROM outbox p
+                    WHERE p.gid = o.gid AND p.parked_at IS NOT NULL AND p.published_at IS NULL)
+  ORDER BY o.id LIMIT $2`;
+
+/**
+ * Relays committed outbox rows to `asana.changes.<type>` (key: gid) and marks them published.
+ *
+ * **Claiming.** One transaction per batch. It locks the gids of the first unpublished rows with
+ * transaction-scoped advisory locks (`pg_try_advisory_xact_lock`: a gid another relay holds is
+ * skipped, never waited for), then reads those gids' unpublished rows in a new statement. A gid's
+ * rows are thus published by one relay at a time, in id order, and its next holder sees the
+ * previous holder's marks: replicas (and retries) never reorder a gid, while different gids go
+ * through different replicas at once. Never `id > last seen`: sequence values commit out of order.
+ *
+ * **Publishing.** The whole batch is one publish call (one `sendBatch` when it fits the
+ * publisher's request bounds), the published rows one UPDATE, then COMMIT. Kafka may see a row
+ * twice if the process dies between publish and commit: consumers dedupe by `changeId`.
+ *
+ * **Refusals.** A row Kafka refuses (MESSAGE_TOO_LARGE, an invalid record) is found by splitting
+ * the batch, and parked with its attempts and error; an error nothing recognises parks the row
+ * after `MAX_PUBLISH_ATTEMPTS`. A parked row blocks only its gid: the claim leaves out gids with a
+ * parked row until `asana-stream outbox redrive` or `discard`. Kafka being unavailable is no row's
+ * fault: nothing is marked or counted, and the relay backs off and tries again.
  */
 @Injectable()
 export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestroy, ReadinessCheck {
   readonly name = 'outbox-relay';
   private readonly log = new Logger(RelayOutboxService.name);
   private readonly notifications: OutboxNotifications;
+  private readonly stopping = new AbortController();
   private running = false;
   private loop?: Promise<void>;
   private lastError: string | null = null;
@@ -48,6 +120,7 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
 
   async onModuleDestroy(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     await this.notifications.stop();
     await this.loop;
   }
@@ -59,52 +132,151 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
 
   private async run(): Promise<void> {
     const { FANOUT_BATCH_SIZE: batchSize, FANOUT_POLL_INTERVAL_MS: pollMs } = this.config.fanout;
+    let failuresInARow = 0;
+    let refusalsInARow = 0;
     while (this.running) {
+      const seen = this.notifications.seen;
       try {
-        const relayed = await this.relayBatch(batchSize);
+        const round = await this.relayRound(batchSize);
+        if (round.stoppedBy) throw round.stoppedBy;
         this.lastError = null;
-        if (relayed === batchSize) continue;
+        failuresInARow = 0;
+        if (round.failed > round.parked) {
+          // A row to try again (an error nothing recognised): not at once, and the other gids
+          // wait that long too, at most a few seconds before the row is parked.
+          await this.pause(++refusalsInARow);
+          continue;
+        }
+        refusalsInARow = 0;
+        if (round.claimed === batchSize) continue; // a full batch: more may be waiting
       } catch (error) {
-        this.lastError = String(error);
-        this.log.error({ msg: 'relay batch failed; retrying', error: this.lastError });
+        failuresInARow++;
+        const failure = classifyError(error);
+        this.lastError = `relay batch failed: ${failure.message}`;
+        if (failuresInARow === 1 || failuresInARow % 20 === 0) {
+          this.log.error({ msg: 'relay batch failed; retrying', error: failure.toJSON(), failuresInARow });
+        }
+        await this.pause(failuresInARow);
+        continue;
       }
-      if (this.running) await this.notifications.wait(pollMs);
+      if (this.running) await this.notifications.wait(pollMs, seen);
     }
   }
 
-  /** Publishes one batch of unpublished rows; returns how many were relayed. */
+  /** Backs off after the `n`th failure in a row; ends at once on shutdown. */
+  private async pause(n: number): Promise<void> {
+    const ms = Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** Math.min(n - 1, 16));
+    await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+  }
+
+  /**
+   * Relays one batch of at most `limit` rows; returns how many were published. Rejects when no
+   * row could be tried (Kafka unavailable); rows it published before such a failure stay marked.
+   */
   async relayBatch(limit: number): Promise<number> {
+    const round = await this.relayRound(limit);
+    if (round.stoppedBy) throw round.stoppedBy;
+    return round.published;
+  }
+
+  /** One transaction: claim, publish, mark (and record refusals). */
+  async relayRound(limit: number): Promise<RelayRound> {
     return this.dataSource.transaction(async (manager) => {
-      const [{ locked }] = await manager.query<{ locked: boolean }[]>(
-        /* sql */ `SELECT pg_try_advisory_xact_lock($1) AS locked`,
-        [RELAY_LOCK_KEY],
-      );
-      if (!locked) return 0;
-      const rows = await manager.query<OutboxRow[]>(
-        /* sql */ `SELECT id, gid, type, change, traceparent FROM outbox
-                   WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [limit],
-      );
-      if (rows.length === 0) return 0;
-      // One row at a time, stopping at the first failure: a gid's later change must not reach
-      // Kafka before an earlier one that failed, which the retry would then publish after it.
-      for (const row of rows) await this.publish(row);
-      await manager.query(/* sql */ `UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [
-        rows.map((row) => row.id),
-      ]);
-      this.log.debug({ msg: 'relayed outbox rows', count: rows.length, lastId: rows[rows.length - 1].id });
-      return rows.length;
+      const rows = await this.claim(manager, limit);
+      if (rows.length === 0) return { claimed: 0, published: 0, failed: 0, parked: 0 };
+      const outcome = await this.publish(rows);
+      const records = outcome.failed.map((failure) => failureRecord(failure, MAX_PUBLISH_ATTEMPTS));
+      if (outcome.published.length === 0 && records.length === 0) {
+        // Nothing to record: the transaction's locks go with the rollback.
+        throw outcome.stoppedBy ?? new AsanaStreamError('INTERNAL', 'a relay batch published nothing');
+      }
+      await this.record(manager, outcome, records);
+      return {
+        claimed: rows.length,
+        published: outcome.published.length,
+        failed: records.length,
+        parked: records.filter((r) => r.park).length,
+        stoppedBy: outcome.stoppedBy,
+      };
     });
   }
 
-  /** Each row is published in the trace its projector transaction belonged to. */
-  private publish(row: OutboxRow): Promise<void> {
-    const message: ResourceChangeMessage = { ...row.change, changeId: String(row.id) };
-    const topic = this.names.physical(changeTopic(row.type).name);
-    return inSpan('outbox relay', contextFromTraceparent(row.traceparent), async (span) => {
-      span.setAttribute('asana.gid', row.gid);
-      span.setAttribute('asana.outbox_id', String(row.id));
-      await this.publisher.publish([{ topic, messages: [jsonMessage(row.gid, message)] }]);
-    });
+  private async claim(manager: EntityManager, limit: number): Promise<ClaimedRow[]> {
+    const gids = await manager.query<{ gid: string }[]>(CLAIM_GIDS, [limit, RELAY_GID_LOCK_NAMESPACE]);
+    if (gids.length === 0) return [];
+    return manager.query<ClaimedRow[]>(CLAIM_ROWS, [gids.map((g) => g.gid), limit]);
+  }
+
+  private async record(manager: EntityManager, outcome: PublishOutcome, records: FailureRecord[]): Promise<void> {
+    if (outcome.published.length > 0) {
+      await manager.query(/* sql */ `UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])`, [
+        outcome.published.map((row) => row.id),
+      ]);
+    }
+    if (records.length > 0) {
+      await manager.query(
+        /* sql */ `UPDATE outbox o SET attempts = f.attempts, last_error = f.last_error,
+                     parked_at = CASE WHEN f.park THEN now() END
+                   FROM unnest($1::bigint[], $2::int[], $3::text[], $4::boolean[]) AS f(id, attempts, last_error, park)
+                   WHERE o.id = f.id`,
+        [
+          records.map((r) => r.id),
+          records.map((r) => r.attempts),
+          records.map((r) => r.lastError),
+          records.map((r) => r.park),
+        ],
+      );
+    }
+    for (const failure of outcome.failed) {
+      const record = records.find((r) => r.id === failure.row.id)!;
+      this.log.warn({
+        msg: record.park ? 'outbox row parked; its gid waits behind it' : 'outbox row refused; retrying',
+        id: failure.row.id,
+        gid: failure.row.gid,
+        attempts: record.attempts,
+        error: failure.error.toJSON(),
+      });
+    }
+    this.log.debug({ msg: 'relayed outbox rows', count: outcome.published.length });
+  }
+
+  /**
+   * Publishes the batch inside one span: its parent is the first row's trace (the context its
+   * projector transaction wrote to `traceparent`), and it links every other row's trace.
+   */
+  private publish(rows: ClaimedRow[]): Promise<PublishOutcome> {
+    const [first, ...others] = rows;
+    const links: Link[] = [];
+    for (const row of others) {
+      const linked = row.traceparent ? trace.getSpanContext(contextFromTraceparent(row.traceparent)) : undefined;
+      if (linked) links.push({ context: linked });
+    }
+    const attributes = { 'asana.outbox_rows': rows.length, 'asana.outbox_first_id': first.id, 'asana.gid': first.gid };
+    return tracer.startActiveSpan(
+      'outbox relay',
+      { links, attributes },
+      contextFromTraceparent(first.traceparent),
+      async (span) => {
+        try {
+          const outcome = await publishBatch(rows, (part) => this.publishRows(part));
+          if (outcome.stoppedBy || outcome.failed.length > 0) span.setStatus({ code: 2 });
+          return outcome;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  /** One publish call for the rows: per change topic, its rows in id order (a gid's rows share a topic). */
+  private publishRows(rows: ClaimedRow[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const row of rows) {
+      const topic = this.names.physical(changeTopic(row.type).name);
+      const messages = byTopic.get(topic);
+      if (messages) messages.push(changeMessage(row));
+      else byTopic.set(topic, [changeMessage(row)]);
+    }
+    return this.publisher.publish([...byTopic].map(([topic, messages]) => ({ topic, messages })));
   }
 }

@@ -6,8 +6,9 @@ export const OUTBOX_CHANNEL = 'asana_stream_outbox';
 
 /**
  * Changes waiting to be published, written in the same transaction as the projection row.
- * Relays claim unpublished rows with FOR UPDATE SKIP LOCKED, never by `id > last seen`:
- * sequence values commit out of order.
+ * Relays claim unpublished rows per gid (a transaction-scoped advisory lock on the gid), never by
+ * `id > last seen`: sequence values commit out of order. A row Kafka refuses is parked
+ * (`parked_at`), and its gid's later rows wait behind it; the other gids go on.
  */
 @Entity({ name: 'outbox' })
 export class OutboxEntity {
@@ -31,6 +32,26 @@ export class OutboxEntity {
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt!: Date;
 
+  /**
+   * When Kafka acknowledged the row, or when an operator discarded it (`parked_at` then stays set):
+   * the relay is done with it either way, and the retention job deletes it after `FANOUT_RETENTION_HOURS`.
+   */
   @Column({ name: 'published_at', type: 'timestamptz', nullable: true })
   publishedAt!: Date | null;
+
+  /** Publishes of this row that failed for a reason that may be the row's own. */
+  @Column({ type: 'integer', default: 0 })
+  attempts!: number;
+
+  /** The last such failure: its error code and our message (no payload). */
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError!: string | null;
+
+  /**
+   * When the relay gave up on the row (Kafka refuses it, or it failed `attempts` times): while it
+   * is set and the row unpublished, the row's gid is not relayed. `asana-stream outbox redrive`
+   * clears it, `outbox discard` marks the row published.
+   */
+  @Column({ name: 'parked_at', type: 'timestamptz', nullable: true })
+  parkedAt!: Date | null;
 }
