@@ -15,7 +15,13 @@ import { PacedResourceFetcher } from './enrich/paced-resource-fetcher';
       useFactory: (config: EnricherConfig) =>
         new PacedResourceFetcher(
           new AsanaClient({ baseUrl: config.asana.ASANA_BASE_URL, token: config.asana.ASANA_TOKEN }),
-          config.pacing.ASANA_REQUESTS_PER_MINUTE,
+          {
+            requestsPerMinute: config.pacing.ASANA_REQUESTS_PER_MINUTE,
+            maxInFlight: config.pacing.ENRICHER_MAX_IN_FLIGHT,
+            budgetDatabaseUrl: config.pacing.ASANA_BUDGET_DATABASE_URL,
+            token: config.asana.ASANA_TOKEN,
+            fallbackRequestsPerMinute: config.pacing.ASANA_FALLBACK_REQUESTS_PER_MINUTE,
+          },
         ),
       inject: [APP_CONFIG],
     },

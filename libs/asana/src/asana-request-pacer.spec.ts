@@ -397,4 +397,67 @@ describe('AsanaRequestPacer', () => {
       expect(await pacer.run(() => Promise.resolve('c'), { signal: new AbortController().signal })).toBe('c');
     });
   });
+
+  describe('requests in flight', () => {
+    it('never has more than maxInFlight requests out; the others wait, first come first served', async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 100_000, maxInFlight: 3 });
+      let out = 0;
+      let most = 0;
+      const answers: (() => void)[] = [];
+      const started: number[] = [];
+      const request = (n: number) => () => {
+        started.push(n);
+        most = Math.max(most, ++out);
+        return new Promise<number>((resolve) =>
+          answers.push(() => {
+            out -= 1;
+            resolve(n);
+          }),
+        );
+      };
+      const runs = Array.from({ length: 7 }, (_, n) => track(pacer.run(request(n))));
+      await jest.advanceTimersByTimeAsync(0);
+      expect(started).toEqual([0, 1, 2]);
+      expect(pacer.inFlight).toBe(3);
+      while (answers.length > 0) {
+        answers.shift()!();
+        await jest.advanceTimersByTimeAsync(0);
+      }
+      expect(runs.map((r) => r.value)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      expect(started).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      expect(most).toBe(3);
+      expect(pacer.inFlight).toBe(0);
+    });
+
+    it('frees the slot of a request that failed, was refused with a 429, or whose wait was aborted', async () => {
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 100_000, maxInFlight: 1 });
+      await expect(pacer.run(() => Promise.reject(failing(400)))).rejects.toMatchObject({ code: 'REJECTED' });
+      expect(pacer.inFlight).toBe(0);
+
+      let hold!: () => void;
+      const first = track(pacer.run(() => new Promise<string>((resolve) => (hold = () => resolve('first')))));
+      const cancel = new AbortController();
+      const waiting = track(pacer.run(() => Promise.resolve('never'), { signal: cancel.signal }));
+      await jest.advanceTimersByTimeAsync(0);
+      cancel.abort();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(waiting.error).toMatchObject({ code: 'ABORTED' });
+      hold();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(first.value).toBe('first');
+
+      let calls = 0;
+      const retried = track(
+        pacer.run(() => (++calls === 1 ? Promise.reject(tooManyRequests('1')) : Promise.resolve('after'))),
+      );
+      const other = track(pacer.run(() => Promise.resolve('other')));
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect([retried.value, other.value]).toEqual(['after', 'other']);
+      expect(pacer.inFlight).toBe(0);
+    });
+
+    it('refuses a cap below one', () => {
+      expect(() => new AsanaRequestPacer({ requestsPerMinute: 1_500, maxInFlight: 0 })).toThrow(/maxInFlight/);
+    });
+  });
 });

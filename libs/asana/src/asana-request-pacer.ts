@@ -1,10 +1,43 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
 import { isAsanaStreamError } from '@asana-stream/errors';
 import { abortedError, AsanaApiError } from './asana-api.errors';
 
+/**
+ * A budget shared by every process using one token, counted in Postgres (rate-limiter-flexible's
+ * `RateLimiterPostgres`), so N replicas together stay within the token's quota.
+ */
+export interface SharedBudgetStore {
+  /** A `pg` Pool (rate-limiter-flexible's `storeType: 'pool'`). */
+  pool: unknown;
+  /** The table, created by a migration (`key` varchar primary key, `points` integer, `expire` bigint). */
+  tableName: string;
+  /** What identifies the token in the table: a hash of it, never the token. */
+  key: string;
+  /**
+   * This process's own budget while Postgres cannot be asked (rate-limiter-flexible's insurance
+   * limiter): a share of the token's, so every replica falling back at once stays within it.
+   */
+  fallbackRequestsPerMinute: number;
+}
+
 export interface AsanaRequestPacerOptions {
-  /** This process's share of the token's budget (Asana: 150 a minute on free domains, 1,500 on paid). */
+  /**
+   * The budget, requests a minute (Asana: 150 a token on free domains, 1,500 on paid): the
+   * token's, shared through `shared`; without it, this process's own.
+   */
   requestsPerMinute: number;
+  /** Counts the budget in Postgres for every process using the token; without it, in memory. */
+  shared?: SharedBudgetStore;
+  /**
+   * Requests of this process in flight at once (Asana: 50 reads a token); a request waits for a
+   * slot before it takes budget. Default 50.
+   */
+  maxInFlight?: number;
   /**
    * The budget is counted in windows of this length, each allowing its share of the minute's
    * budget: a shorter window spreads requests more evenly, and no wait for budget exceeds it.
@@ -32,6 +65,8 @@ const DEFAULT_WINDOW_MS = 10_000;
 /** A third of kafkajs' default session timeout (30 s), its own default heartbeat interval. */
 export const WAIT_SLICE_MS = 3_000;
 const BUDGET_KEY = 'asana';
+/** Asana's cap on one token's reads in flight (contract §6). */
+export const DEFAULT_MAX_IN_FLIGHT = 50;
 
 /** The first pause after a 429 without a usable Retry-After, or after an outage answer. */
 export const FIRST_PAUSE_MS = 1_000;
@@ -64,21 +99,51 @@ export function pauseAfterMs(error: unknown, previousPauses: number): number | n
  * once when the caller's `signal` is aborted, so it can still shut down during an outage.
  */
 export class AsanaRequestPacer {
-  private readonly budget: RateLimiterMemory;
+  private readonly budget: RateLimiterAbstract;
+  private readonly budgetKey: string;
+  private readonly slots: Slots;
   private resumeAt = 0;
   /** Pausing answers in a row that carried no Retry-After: the exponent of the next backoff. */
   private pausesInARow = 0;
 
   constructor(private readonly options: AsanaRequestPacerOptions) {
     const windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
-    const perWindow = Math.floor((options.requestsPerMinute * windowMs) / 60_000);
-    if (!Number.isFinite(perWindow) || perWindow < 1) {
-      throw new Error(
-        `a budget of ${options.requestsPerMinute} requests a minute allows none per ${windowMs} ms window: ` +
-          `raise it to at least ${Math.ceil(60_000 / windowMs)}`,
-      );
+    const duration = windowMs / 1000;
+    const perWindow = pointsPerWindow(options.requestsPerMinute, windowMs);
+    const { shared } = options;
+    if (shared) {
+      this.budget = new RateLimiterPostgres({
+        storeClient: shared.pool,
+        storeType: 'pool',
+        tableName: shared.tableName,
+        // The table is the migration's; its one row per token is reused, never piles up.
+        tableCreated: true,
+        clearExpiredByTimeout: false,
+        keyPrefix: 'asana',
+        points: perWindow,
+        duration,
+        // Once this process saw the window spent, it asks Postgres no more until the window ends.
+        inMemoryBlockOnConsumed: perWindow,
+        insuranceLimiter: new RateLimiterMemory({
+          points: pointsPerWindow(shared.fallbackRequestsPerMinute, windowMs),
+          duration,
+        }),
+      });
+      this.budgetKey = shared.key;
+    } else {
+      this.budget = new RateLimiterMemory({ points: perWindow, duration });
+      this.budgetKey = BUDGET_KEY;
     }
-    this.budget = new RateLimiterMemory({ points: perWindow, duration: windowMs / 1000 });
+    const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+      throw new Error(`maxInFlight must be a positive integer, not ${maxInFlight}`);
+    }
+    this.slots = new Slots(maxInFlight);
+  }
+
+  /** Requests of this process in flight now (each holds a slot from before its budget until its answer). */
+  get inFlight(): number {
+    return this.slots.taken;
   }
 
   /**
@@ -89,8 +154,11 @@ export class AsanaRequestPacer {
    */
   async run<T>(request: (signal?: AbortSignal) => Promise<T>, options: PacedWaitOptions = {}): Promise<T> {
     for (;;) {
-      await this.acquire(options);
+      // The slot first, then the budget: budget taken while waiting for a slot would be spent in
+      // a later window than it was counted in, and a window could then see more than its share.
+      await this.slots.take(options.signal);
       try {
+        await this.acquire(options);
         const result = await request(options.signal);
         this.pausesInARow = 0;
         return result;
@@ -106,6 +174,8 @@ export class AsanaRequestPacer {
         this.pausesInARow = withRetryAfter ? 0 : this.pausesInARow + 1;
         this.pauseFor(pauseMs);
         this.options.onPause?.(error as AsanaApiError, pauseMs);
+      } finally {
+        this.slots.give();
       }
     }
   }
@@ -123,7 +193,7 @@ export class AsanaRequestPacer {
         continue;
       }
       try {
-        await this.budget.consume(BUDGET_KEY);
+        await this.budget.consume(this.budgetKey);
         return;
       } catch (refusal) {
         if (!(refusal instanceof RateLimiterRes)) throw refusal;
@@ -140,6 +210,55 @@ export class AsanaRequestPacer {
   /** Milliseconds until the pause ends; 0 when none is in force. */
   pausedForMs(): number {
     return Math.max(0, this.resumeAt - Date.now());
+  }
+}
+
+function pointsPerWindow(requestsPerMinute: number, windowMs: number): number {
+  const perWindow = Math.floor((requestsPerMinute * windowMs) / 60_000);
+  if (!Number.isFinite(perWindow) || perWindow < 1) {
+    throw new Error(
+      `a budget of ${requestsPerMinute} requests a minute allows none per ${windowMs} ms window: ` +
+        `raise it to at least ${Math.ceil(60_000 / windowMs)}`,
+    );
+  }
+  return perWindow;
+}
+
+/** A counting semaphore whose waiters are served first come, first served, and leave on abort. */
+class Slots {
+  taken = 0;
+  private readonly waiting: { resolve: () => void }[] = [];
+
+  constructor(private readonly size: number) {}
+
+  async take(signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) throw abortedError("waiting for Asana's API", signal);
+    if (this.taken < this.size && this.waiting.length === 0) {
+      this.taken += 1;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        const at = this.waiting.indexOf(waiter);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(abortedError("waiting for Asana's API", signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  /** Hands the slot to the next waiter, or frees it. */
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next.resolve();
+    else this.taken -= 1;
   }
 }
 

@@ -64,15 +64,50 @@ export class AsanaApiEnv {
 
 export class AsanaPacingEnv {
   /**
-   * Requests a minute this process may make to Asana's API. Asana's budget is per token (150 a
-   * minute on free domains, 1,500 on paid) and shared by every replica using it: give each
-   * replica its share. A 429 pauses requests for Asana's Retry-After whatever this says.
+   * Requests a minute to Asana's API. Asana's budget is per token (150 a minute on free domains,
+   * 1,500 on paid): with ASANA_BUDGET_DATABASE_URL set this is the token's whole budget, shared
+   * by every replica counting in that database; without it, this process's own (then give each
+   * replica its share). A 429 pauses requests for Asana's Retry-After whatever this says.
    */
   @Type(() => Number)
   @IsInt()
   @Min(6, { message: 'must be at least 6 (requests are counted in 10-second windows)' })
-  @Max(100_000)
+  @Max(1_000_000)
   ASANA_REQUESTS_PER_MINUTE = 1500;
+
+  /**
+   * Postgres where the replicas of one token count its request budget together (table
+   * `asana_request_budget`, created by `asana-stream setup` / `db migrate`). Unset: each process
+   * counts its own budget in memory.
+   */
+  @IsOptional()
+  @IsUrl(
+    { protocols: ['postgres', 'postgresql'], require_tld: false, require_protocol: true },
+    { message: 'must be a postgres:// URL, e.g. postgres://postgres@127.0.0.1:5432/asana_stream' },
+  )
+  @Sensitive()
+  ASANA_BUDGET_DATABASE_URL?: string;
+
+  /**
+   * Requests a minute this process may make while the shared budget's Postgres cannot be asked:
+   * its share of the token's budget, so that every replica falling back at once stays within it
+   * (the default: 1,500 shared by the enricher's 6 replicas at most).
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(6, { message: 'must be at least 6 (requests are counted in 10-second windows)' })
+  @Max(1_000_000)
+  ASANA_FALLBACK_REQUESTS_PER_MINUTE = 250;
+
+  /**
+   * Asana requests this process has in flight at most (different gids fetched at once; one gid's
+   * events stay in order). Asana allows a token 50 reads at once, across replicas.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  ENRICHER_MAX_IN_FLIGHT = 50;
 }
 
 /**

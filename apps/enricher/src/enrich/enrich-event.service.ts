@@ -2,8 +2,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AsanaApiError, AsanaClient, type AsanaResource, type WhileWaiting } from '@asana-stream/asana';
 import { TOPICS, TopicNames, type AsanaEventEnvelope, type ResourceStateMessage } from '@asana-stream/contracts';
 import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
+import { causesOf } from './coalesce-events';
 import { OPT_FIELDS } from './opt-fields';
-import { decideState } from './resource-state';
+import { decideCoalescedState } from './resource-state';
 
 export type EnrichOutcome = 'state' | 'tombstone' | 'unsupported-type';
 
@@ -38,8 +39,8 @@ export interface ResourceFetcher {
 export const RESOURCE_FETCHER = Symbol('RESOURCE_FETCHER');
 
 /**
- * Turns one compact Asana event into the resource's current state: events carry no state, so
- * it is fetched from the API. A resource Asana no longer shows (404/403), or a `deleted` event
+ * Turns compact Asana events into the resource's current state: events carry no state, so it is
+ * fetched from the API, once for all the events of one resource the consumer hands over together. A resource Asana no longer shows (404/403), or a `deleted` event
  * newer than the state the API returns, becomes a tombstone (see decideState).
  * A 429 or an outage only slows the fetch down (see PacedResourceFetcher), until the consumer's
  * signal or the app's shutdown cancels it (ABORTED, retry); other failures throw for the
@@ -59,14 +60,30 @@ export class EnrichEventService {
    * A bare function as `options` is the heartbeat alone, as the consumer passed it before it
    * had a signal to give.
    */
-  async enrich(envelope: AsanaEventEnvelope, options: EnrichOptions | WhileWaiting = {}): Promise<EnrichOutcome> {
+  enrich(envelope: AsanaEventEnvelope, options: EnrichOptions | WhileWaiting = {}): Promise<EnrichOutcome> {
+    return this.enrichCoalesced([envelope], options);
+  }
+
+  /**
+   * One fetch and one state message for several events of one resource (one gid and type, in
+   * offset order): the state answers every one of them, its `causes` listing their ids in order.
+   * Resolves once Kafka acknowledged the state.
+   */
+  async enrichCoalesced(
+    envelopes: readonly AsanaEventEnvelope[],
+    options: EnrichOptions | WhileWaiting = {},
+  ): Promise<EnrichOutcome> {
     const { heartbeat, signal } = typeof options === 'function' ? { heartbeat: options, signal: undefined } : options;
-    const { gid, resource_type: type } = envelope.event.resource;
+    if (envelopes.length === 0) throw new Error('enrichCoalesced needs at least one event');
+    const { gid, resource_type: type } = envelopes[0].event.resource;
+    if (envelopes.some(({ event }) => event.resource.gid !== gid || event.resource.resource_type !== type)) {
+      throw new Error('enrichCoalesced takes the events of one resource only');
+    }
     if (!AsanaClient.canFetch(type)) {
       this.log.warn({ msg: 'no API endpoint for this resource type; event not enriched', gid, type });
       return 'unsupported-type';
     }
-    const message = await this.fetchState(envelope, { whileWaiting: heartbeat, signal });
+    const message = await this.fetchState(envelopes, { whileWaiting: heartbeat, signal });
     await this.publisher.publish([
       { topic: this.names.physical(TOPICS.state.name), messages: [jsonMessage(gid, message)] },
     ]);
@@ -74,10 +91,10 @@ export class EnrichEventService {
   }
 
   private async fetchState(
-    { event, eventId }: AsanaEventEnvelope,
+    envelopes: readonly AsanaEventEnvelope[],
     options: FetchOptions,
   ): Promise<ResourceStateMessage> {
-    const { gid, resource_type: type } = event.resource;
+    const { gid, resource_type: type } = envelopes[0].event.resource;
     // Before the request, what a tombstone is versioned by (resource-version.ts): a fetcher that
     // does not report its requests leaves the time before the whole fetch, earlier and as safe.
     let requestedAt = new Date();
@@ -90,12 +107,13 @@ export class EnrichEventService {
       fetched = null;
     }
     const fetchedAt = new Date();
+    const events = envelopes.map(({ event }) => event);
     return {
       gid,
       type,
-      ...decideState(event, fetched, { requestedAt, fetchedAt }),
+      ...decideCoalescedState(events, fetched, { requestedAt, fetchedAt }),
       fetchedAt: fetchedAt.toISOString(),
-      causes: [eventId],
+      causes: causesOf(envelopes),
     };
   }
 }

@@ -1,7 +1,9 @@
 /**
- * Fields fetched per resource type. Asana returns compact objects unless asked, and every field
- * asked for costs nothing extra in the rate budget, so the projection gets what downstream
- * teams query. `gid` always comes back.
+ * Fields fetched per resource type: what the projection keeps. Its query columns
+ * (`apps/projector/src/project/projection-tables.ts`) and the version (`modified_at`) are among
+ * them, and its `state` column, which every change published downstream carries whole, holds the
+ * rest, the fields downstream teams query. Asana returns compact objects unless asked, and a field
+ * asked for costs nothing extra in the request budget. `gid` always comes back.
  */
 export const OPT_FIELDS: Readonly<Record<string, readonly string[]>> = {
   task: [

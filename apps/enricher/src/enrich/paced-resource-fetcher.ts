@@ -1,27 +1,88 @@
-import { Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { AsanaRequestPacer, type AsanaClient, type AsanaResource } from '@asana-stream/asana';
+import { createHash } from 'node:crypto';
+import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import { Pool, type QueryConfig } from 'pg';
+import { AsanaRequestPacer, type AsanaClient, type AsanaResource, type SharedBudgetStore } from '@asana-stream/asana';
 import type { FetchOptions, ResourceFetcher } from './enrich-event.service';
 
+/** How the fetcher paces its requests (the enricher's ASANA_* and ENRICHER_* settings). */
+export interface PacingSettings {
+  /** The token's budget when `budgetDatabaseUrl` shares it, else this process's. */
+  requestsPerMinute: number;
+  /** Requests of this process in flight at once. Default 50 (Asana's cap for a token's reads). */
+  maxInFlight?: number;
+  /** Postgres where every replica using the token counts its budget; unset: counted in memory. */
+  budgetDatabaseUrl?: string;
+  /** With `budgetDatabaseUrl`: the token, whose hash keys the budget's row. */
+  token?: string;
+  /** With `budgetDatabaseUrl`: this process's own budget while that Postgres cannot be asked. */
+  fallbackRequestsPerMinute?: number;
+}
+
+/** The migration's table (`libs/db`: AsanaRequestBudget). */
+export const BUDGET_TABLE = 'asana_request_budget';
+const STORE_TIMEOUT_MS = 2_000;
+const STORE_WARNING_INTERVAL_MS = 60_000;
+
+/** What keys a token's budget: a hash of the token, never the token. */
+export function budgetKeyOf(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 32);
+}
+
 /**
- * The enricher's view of Asana's API: every fetch waits for the request pacer (the replica's
- * budget, and the pause after a 429 or an outage answer) and is asked again after it, so rate
- * limits and outages slow the enricher down instead of failing events.
+ * The enricher's view of Asana's API: every fetch waits for the request pacer (a slot among the
+ * process's requests in flight, the token's budget, and the pause after a 429 or an outage
+ * answer) and is asked again after it, so rate limits and outages slow the enricher down instead
+ * of failing events.
  *
  * A fetch ends at once with ABORTED when its caller's signal is aborted, and every fetch does when
  * the app shuts down: during an outage a fetch waits for Asana indefinitely, and the consumer's
  * close waits for the fetch, so without this SIGTERM would wait until Kubernetes' SIGKILL.
  */
-export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationShutdown {
+export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly log = new Logger(PacedResourceFetcher.name);
   private readonly pacer: AsanaRequestPacer;
   private readonly shutdown = new AbortController();
+  private readonly pool?: Pool;
+  private lastStoreWarning = 0;
 
+  /** `pacing` as a number: the budget a minute, counted in memory, with the default cap in flight. */
   constructor(
     private readonly client: Pick<AsanaClient, 'getResource'>,
-    requestsPerMinute: number,
+    pacing: number | PacingSettings,
   ) {
+    const settings: PacingSettings = typeof pacing === 'number' ? { requestsPerMinute: pacing } : pacing;
+    let shared: SharedBudgetStore | undefined;
+    if (settings.budgetDatabaseUrl !== undefined) {
+      if (settings.token === undefined) throw new Error('a shared budget is keyed by the token: pass it');
+      this.pool = new Pool({
+        connectionString: settings.budgetDatabaseUrl,
+        max: 4,
+        connectionTimeoutMillis: STORE_TIMEOUT_MS,
+        statement_timeout: STORE_TIMEOUT_MS,
+        query_timeout: STORE_TIMEOUT_MS + 500,
+        application_name: 'asana-stream-enricher-budget',
+      });
+      // An idle connection's error (Postgres restarted) must not crash the process; the next
+      // query gets a fresh connection, and while none can be had the fallback budget counts.
+      this.pool.on('error', (error) => this.storeFailed(error));
+      const pool = this.pool;
+      shared = {
+        pool: {
+          query: (query: QueryConfig) =>
+            pool.query(query).catch((error: unknown) => {
+              this.storeFailed(error);
+              throw error;
+            }),
+        },
+        tableName: BUDGET_TABLE,
+        key: budgetKeyOf(settings.token),
+        fallbackRequestsPerMinute: settings.fallbackRequestsPerMinute ?? settings.requestsPerMinute,
+      };
+    }
     this.pacer = new AsanaRequestPacer({
-      requestsPerMinute,
+      requestsPerMinute: settings.requestsPerMinute,
+      maxInFlight: settings.maxInFlight,
+      shared,
       onPause: (error, pauseMs) =>
         this.log.warn({
           msg:
@@ -32,6 +93,11 @@ export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationS
           error: error.toJSON(),
         }),
     });
+  }
+
+  /** Requests to Asana in flight now. */
+  get inFlight(): number {
+    return this.pacer.inFlight;
   }
 
   getResource(
@@ -56,5 +122,19 @@ export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationS
    */
   beforeApplicationShutdown(): void {
     this.shutdown.abort();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool?.end();
+  }
+
+  private storeFailed(error: unknown): void {
+    const now = Date.now();
+    if (now - this.lastStoreWarning < STORE_WARNING_INTERVAL_MS) return;
+    this.lastStoreWarning = now;
+    this.log.warn({
+      msg: "the shared Asana budget's Postgres failed: counting this process's fallback budget until it answers",
+      error: error instanceof Error ? { name: error.name, code: (error as { code?: unknown }).code } : String(error),
+    });
   }
 }

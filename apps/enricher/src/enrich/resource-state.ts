@@ -1,5 +1,6 @@
 import type { AsanaEvent, AsanaResource } from '@asana-stream/asana';
 import type { ResourceStateMessage } from '@asana-stream/contracts';
+import { decidingEvent } from './coalesce-events';
 import { resourceVersion, tombstoneVersion, type FetchTimes } from './resource-version';
 
 export type DecidedState = Pick<ResourceStateMessage, 'version' | 'versionSource' | 'deleted' | 'state'>;
@@ -19,4 +20,19 @@ export function decideState(event: AsanaEvent, fetched: AsanaResource | null, ti
     return { version: deletedAt, versionSource: 'deleted_event', deleted: true, state: null };
   }
   return { ...live, deleted: false, state: fetched };
+}
+
+/**
+ * What the enricher publishes for several events of one resource answered by one fetch: the state
+ * decideState gives for the event that decides it (decidingEvent: the latest `deleted` event, if
+ * any). An event's action matters only when it is a delete, and the latest delete outranks the
+ * earlier ones, so the projection ends where the events' states one by one, behind the version
+ * guard, would have left it.
+ */
+export function decideCoalescedState(
+  events: readonly AsanaEvent[],
+  fetched: AsanaResource | null,
+  times: FetchTimes,
+): DecidedState {
+  return decideState(decidingEvent(events), fetched, times);
 }
