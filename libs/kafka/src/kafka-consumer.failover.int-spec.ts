@@ -63,6 +63,11 @@ function stateOf(gid: string, version: number): ResourceStateMessage {
   };
 }
 
+/** The state with a NUL in its name: JSON carries it, Postgres' text and jsonb do not. */
+function withNul(message: ResourceStateMessage): ResourceStateMessage {
+  return { ...message, state: { ...message.state!, name: 'before\u0000after' } };
+}
+
 describe('the projector on the consumer transport, as deployed', () => {
   let db: TestDatabase;
   let names: TopicNames;
@@ -134,10 +139,10 @@ describe('the projector on the consumer transport, as deployed', () => {
     expect(Date.now() - killedAt).toBeLessThan(15_000);
   });
 
-  it("dead-letters a state Postgres refuses with Postgres' own reason, as its handler threw it", async () => {
-    // 10^20 fits the contract (an integer) but not the bigint column: SQLSTATE 22003, DATA_REJECTED.
-    // Its code in the dead-letter headers shows the handler's error reached the transport whole
-    // (Nest's default filter would have made it an opaque UNKNOWN).
+  it('dead-letters a state Postgres would refuse with its reason, as its handler threw it', async () => {
+    // A NUL fits the contract (a string) but not Postgres' text or jsonb: the projector refuses it
+    // as DATA_REJECTED. Its code in the dead-letter headers shows the handler's error reached the
+    // transport whole (Nest's default filter would have made it an opaque UNKNOWN).
     const gid = '7100000';
     const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
@@ -145,7 +150,7 @@ describe('the projector on the consumer transport, as deployed', () => {
       await producer.send({
         topic: names.physical(TOPICS.state.name),
         acks: -1,
-        messages: [{ key: gid, value: JSON.stringify({ ...stateOf(gid, 0), version: 1e20 }) }],
+        messages: [{ key: gid, value: JSON.stringify(withNul(stateOf(gid, 0))) }],
       });
     } finally {
       await producer.disconnect();
