@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SubscriptionEntity } from '@asana-stream/db';
+import { RECORD_BATCH_HEADER_BYTES } from '@asana-stream/kafka';
 import type { PipelineApp } from '@asana-stream/runtime';
 import { configureIngestApp } from './ingest.app';
 import { IngestErrorFilter } from './webhooks/ingest-error.filter';
@@ -23,5 +24,9 @@ export const INGEST_APP: PipelineApp<'ingest'> = {
   database: true,
   readyWithoutDatabase: true,
   publishes: true,
+  // A raw delivery is one message as large as the topic takes: a record batch of its own.
+  publisherOptions: (config) => ({
+    maxMessageBytes: config.ingest.KAFKA_MAX_MESSAGE_BYTES - RECORD_BATCH_HEADER_BYTES,
+  }),
   http: { bodyParser: false, configure: configureIngestApp },
 };

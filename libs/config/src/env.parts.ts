@@ -130,8 +130,8 @@ export class IngestEnv {
 
   /**
    * The largest record batch the broker accepts for ingest's topics: the topics'
-   * `max.message.bytes` (Kafka's default, 1,048,588). A delivery whose messages would not fit is
-   * answered 413 before anything is published.
+   * `max.message.bytes` (Kafka's default, 1,048,588; raise both together). A delivery whose
+   * messages would not fit is answered 413 before anything is published.
    */
   @Type(() => Number)
   @IsInt()
@@ -142,8 +142,8 @@ export class IngestEnv {
   /**
    * Largest delivery body accepted, in bytes; a larger one is answered 413 unread. The raw
    * delivery is one Kafka message holding the whole body, so this must leave room for the
-   * record's headers: at most KAFKA_MAX_MESSAGE_BYTES - 16384. The default (960 KiB) also stays
-   * under KafkaPublisher's own limit per message (1,000,000 bytes with framing and headers).
+   * record's headers: at most KAFKA_MAX_MESSAGE_BYTES - 16384 (ingest's publisher takes a message
+   * up to KAFKA_MAX_MESSAGE_BYTES as one record batch).
    */
   @Type(() => Number)
   @IsInt()

@@ -22,6 +22,7 @@ import {
   KafkaConsumerErrorFilter,
   KafkaConsumerServer,
   KafkaPublisher,
+  type KafkaPublisherOptions,
 } from '@asana-stream/kafka';
 import type { ReadinessCheck } from './health.module';
 import { PipelineModule } from './pipeline.module';
@@ -61,6 +62,8 @@ export interface PipelineApp<A extends PipelineAppName> {
   readyWithoutDatabase?: boolean;
   /** A KafkaPublisher, connected before the app serves. */
   publishes: boolean;
+  /** The app's own settings of its KafkaPublisher (ingest's message size limit). */
+  publisherOptions?(config: PipelineConfig<A>): KafkaPublisherOptions;
   /**
    * Logical topics the module's `@EventPattern` handlers consume through `KafkaConsumerServer`;
    * each message is decoded and checked against its topic's contract (`messageDecoder`) first,
@@ -127,7 +130,10 @@ export async function createPipelineApp<A extends PipelineAppName>(
   let consumer: KafkaConsumerServer | undefined;
   const kafkaClient = () => createKafkaClient({ brokers: shape.kafka.KAFKA_BROKERS, clientId });
   // One producer per app: what it publishes and what its consumer dead-letters share the queue.
-  const publisher = definition.publishes || definition.consumes ? new KafkaPublisher(kafkaClient()) : undefined;
+  const publisher =
+    definition.publishes || definition.consumes
+      ? new KafkaPublisher(kafkaClient(), definition.publisherOptions?.(config))
+      : undefined;
   if (definition.consumes) {
     groupId = consumerGroupId(shape.kafka.KAFKA_TOPIC_PREFIX, definition.name, shape.consumer?.CONSUMER_GROUP_SUFFIX);
     consumer = new KafkaConsumerServer({
