@@ -1,5 +1,6 @@
 export * from './decode-message';
 export * from './messages';
 export * from './topology';
+export * from './version-order';
 export * from './validation/contract-validators';
 export * from './validation/schemas';

@@ -3,19 +3,18 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { asanaEventId, AsanaClient, type AsanaEvent } from '@asana-stream/asana';
-import { TopicNames, type ResourceStateMessage } from '@asana-stream/contracts';
+import { rankVersion, TopicNames, type ResourceStateMessage } from '@asana-stream/contracts';
 import type { KafkaPublisher } from '@asana-stream/kafka';
 import { startSimulatorProcess, waitFor, type SimulatorProcess } from '@asana-stream/testing';
 import { EnrichEventService } from './enrich-event.service';
 import { PacedResourceFetcher } from './paced-resource-fetcher';
 
 /**
- * The projector's version guard as it decides what the row ends as (`decideProjection` in
- * apps/projector/src/project/version-guard.ts; apps may not import each other): an older version
- * is stale, the same version a duplicate, and both leave the row as it was.
+ * What the projector's row ends as: its guard (`decideProjection`) applies a state only when
+ * `rankVersion`, the contract's ordering rule, ranks it newer.
  */
-function guard(stored: Row | undefined, incoming: ResourceStateMessage): Row | undefined {
-  if (stored && incoming.version <= stored.version) return stored;
+function guard(stored: Row | undefined, incoming: ResourceStateMessage): Row {
+  if (rankVersion(stored?.version, incoming.version) !== 'newer') return stored!;
   return { version: incoming.version, deleted: incoming.deleted };
 }
 interface Row {
@@ -49,7 +48,7 @@ describe('tombstones racing undeletes (enricher against the simulator)', () => {
       for (const { messages } of batches) {
         for (const { value } of messages) {
           const message = JSON.parse(String(value)) as ResourceStateMessage;
-          rows.set(message.gid, guard(rows.get(message.gid), message)!);
+          rows.set(message.gid, guard(rows.get(message.gid), message));
         }
       }
       return Promise.resolve();

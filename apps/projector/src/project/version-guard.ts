@@ -1,5 +1,5 @@
 import type { AsanaResource } from '@asana-stream/asana';
-import type { ChangeAction, FieldChange, ResourceStateMessage } from '@asana-stream/contracts';
+import { rankVersion, type ChangeAction, type FieldChange, type ResourceStateMessage } from '@asana-stream/contracts';
 import { diffStates } from './state-diff';
 
 /** What the projection holds for a gid before a state message is applied. */
@@ -23,8 +23,8 @@ export type ProjectionDecision =
  * a duplicate, a tombstone keeps the row (deleted), and only a newer live state undeletes it.
  */
 export function decideProjection(stored: StoredProjection | null, incoming: ResourceStateMessage): ProjectionDecision {
-  if (stored && incoming.version < stored.version) return { outcome: 'stale' };
-  if (stored && incoming.version === stored.version) return { outcome: 'duplicate' };
+  const rank = rankVersion(stored?.version, incoming.version);
+  if (rank !== 'newer') return { outcome: rank };
   if (incoming.deleted) {
     if (stored?.deleted) return { outcome: 'apply', emit: false };
     return { outcome: 'apply', emit: true, action: 'deleted', changes: {} };
