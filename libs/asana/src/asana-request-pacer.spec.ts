@@ -88,13 +88,13 @@ describe('AsanaRequestPacer', () => {
   });
 
   describe('the budget', () => {
-    it("lets a window's share through at once and holds the next request until the window ends", async () => {
+    it("lets a window's share through at once and holds the next request until the window ends, plus its margin", async () => {
       const pacer = new AsanaRequestPacer({ requestsPerMinute: 12 }); // 2 per 10-second window
       await pacer.acquire();
       await pacer.acquire();
 
       const third = track(pacer.acquire());
-      await jest.advanceTimersByTimeAsync(9_990);
+      await jest.advanceTimersByTimeAsync(10_240);
       expect(third.settled).toBe(false);
       await jest.advanceTimersByTimeAsync(20);
       expect(third.settled).toBe(true);
@@ -104,10 +104,33 @@ describe('AsanaRequestPacer', () => {
       const pacer = new AsanaRequestPacer({ requestsPerMinute: 600, windowMs: 1_000 });
       for (let i = 0; i < 10; i += 1) await pacer.acquire();
       const eleventh = track(pacer.acquire());
-      await jest.advanceTimersByTimeAsync(990);
+      await jest.advanceTimersByTimeAsync(1_015);
       expect(eleventh.settled).toBe(false);
       await jest.advanceTimersByTimeAsync(20);
       expect(eleventh.settled).toBe(true);
+    });
+
+    it("opens windows late enough that none of Asana's fixed windows, starting with our first request, holds more than the quota", async () => {
+      // 60 a minute in 10-second windows of 10. Asana counts our first share 50 ms after our
+      // window started (cold connections), later ones 5 ms after they left: without the margin
+      // our 7th window's share, sent at 60 s, would land in Asana's first window, at 60.005 s.
+      const pacer = new AsanaRequestPacer({ requestsPerMinute: 60 });
+      const arrived: number[] = [];
+      const start = Date.now();
+      const sender = (async () => {
+        for (let i = 0; i < 200; i += 1) {
+          await pacer.acquire();
+          arrived.push(Date.now() - start + (i < 10 ? 50 : 5));
+        }
+      })();
+      await jest.advanceTimersByTimeAsync(200_000);
+      await sender;
+      const perAsanaWindow = [0, 1, 2].map(
+        (w) => arrived.filter((t) => t >= 50 + w * 60_000 && t < 50 + (w + 1) * 60_000).length,
+      );
+      expect(perAsanaWindow).toEqual([60, 60, 60]);
+      // 97.5 % of the quota over time: each 10-second share of 10 takes 10.25 s.
+      expect(arrived[190]).toBe(19 * 10_250 + 5);
     });
 
     it('calls whileWaiting at least every WAIT_SLICE_MS while it waits', async () => {
@@ -119,7 +142,7 @@ describe('AsanaRequestPacer', () => {
         pacer.acquire({ whileWaiting: () => Promise.resolve(void beats.push(Date.now() - start)) }),
       );
 
-      await jest.advanceTimersByTimeAsync(10_010);
+      await jest.advanceTimersByTimeAsync(10_260);
 
       expect(waiting.settled).toBe(true);
       expect(beats.length).toBeGreaterThanOrEqual(Math.floor(10_000 / WAIT_SLICE_MS));
@@ -260,7 +283,7 @@ describe('AsanaRequestPacer', () => {
       const third = track(pacer.acquire());
       await jest.advanceTimersByTimeAsync(8_000);
       expect(third.settled).toBe(false);
-      await jest.advanceTimersByTimeAsync(1_010);
+      await jest.advanceTimersByTimeAsync(1_260);
       expect(third.settled).toBe(true);
     });
   });
@@ -284,7 +307,7 @@ describe('AsanaRequestPacer', () => {
       expect(waiting.error).toBeInstanceOf(AsanaStreamError);
       // The next window's one request is still there for someone else.
       const next = track(pacer.acquire());
-      await jest.advanceTimersByTimeAsync(6_010);
+      await jest.advanceTimersByTimeAsync(6_260);
       expect(next.settled).toBe(true);
     });
 
