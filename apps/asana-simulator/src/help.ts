@@ -10,7 +10,9 @@ Asana API (Authorization: Bearer $SIM_TOKEN), base /api/1.0:
   POST   /tasks   GET /tasks/{gid}   PUT /tasks/{gid}   DELETE /tasks/{gid}
   GET    /webhooks?workspace=W[&resource=R]   POST /webhooks (handshake inside the call)
   GET    /webhooks/{gid}   PUT /webhooks/{gid} (filters)   DELETE /webhooks/{gid}
-  Every GET takes opt_fields=a,b.c
+  GET    /events?resource=R[&sync=S]   task or project events since S, 100 at a time (has_more);
+                                        no S or an expired one: 412 with a new sync token (24 h)
+  Every GET but /events takes opt_fields=a,b.c
   Over the rate limits: 429 (Retry-After: seconds; none for too many requests in flight)
 
 Simulator control (no auth):
@@ -21,6 +23,8 @@ Simulator control (no auth):
   POST   /_sim/traffic                  {"changes": N, "ratePerSecond": R}: random task changes
   GET    /_sim/traffic  /_sim/traffic/{id}   progress of traffic runs
   GET    /_sim/rate-limits              the API's rate limits, admitted and refused requests
+  GET    /_sim/rate-limits/in-flight    the most reads and writes one token had in flight at once
+  POST   /_sim/events/expire-sync-tokens   every /events sync token answers 412 from now on
   GET    /_sim/faults                   webhook fault rates and how many deliveries they struck
   POST   /_sim/api-failures             {"count": N, "status": 503}: the next N API requests fail;
                                         with "gid": G only those for G; "count": "forever"; 0 cancels

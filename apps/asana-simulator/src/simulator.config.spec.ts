@@ -50,5 +50,7 @@ describe('simulator config', () => {
     }
     expect(text).toMatch(/4010/);
     expect(text).toMatch(/\/_sim\/traffic/);
+    expect(text).toMatch(/GET {4}\/events\?resource=R\[&sync=S\]/);
+    expect(text).toMatch(/\/_sim\/events\/expire-sync-tokens/);
   });
 });

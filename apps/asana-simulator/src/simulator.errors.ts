@@ -10,6 +10,7 @@ export type SimulatorErrorCode =
   | 'NO_ROUTE'
   | 'HANDSHAKE_FAILED'
   | 'RATE_LIMITED'
+  | 'SYNC_TOKEN_EXPIRED'
   | 'INJECTED_FAILURE';
 
 export interface SimulatorErrorOptions {
@@ -18,21 +19,25 @@ export interface SimulatorErrorOptions {
   status?: number;
   /** Response headers the answer carries (a 429's Retry-After). */
   headers?: Record<string, string>;
+  /** Top-level keys the error body carries beside `errors` (an events 412's `sync`). */
+  body?: Record<string, string>;
 }
 
 export class SimulatorError extends Error {
   readonly status: number | undefined;
   readonly headers: Record<string, string>;
+  readonly body: Record<string, string>;
 
   constructor(
     readonly code: SimulatorErrorCode,
     message: string,
-    { cause, status, headers = {} }: SimulatorErrorOptions = {},
+    { cause, status, headers = {}, body = {} }: SimulatorErrorOptions = {},
   ) {
     super(message, { cause });
     this.name = 'SimulatorError';
     this.status = status;
     this.headers = headers;
+    this.body = body;
   }
 }
 

@@ -5,6 +5,7 @@ import { ApiRateLimits } from './api/api-rate-limits';
 import { AsanaAuthMiddleware } from './api/asana-auth.middleware';
 import { AsanaFailureMiddleware } from './api/asana-failure.middleware';
 import { AsanaRateLimitMiddleware } from './api/asana-rate-limit.middleware';
+import { EventsController } from './api/events.controller';
 import { ProjectsController } from './api/projects.controller';
 import { TasksController } from './api/tasks.controller';
 import { UsersController } from './api/users.controller';
@@ -13,6 +14,7 @@ import { WorkspacesController } from './api/workspaces.controller';
 import { CLOCK, systemClock, type Clock } from './clock';
 import { ControlController } from './control/control.controller';
 import { HealthController } from './control/health.controller';
+import { EventStream } from './events/event-stream';
 import { TrafficService } from './control/traffic.service';
 import { GidSequence } from './gid-sequence';
 import type { SimulatorConfig } from './simulator.config';
@@ -44,6 +46,7 @@ export class SimulatorModule implements NestModule {
         TasksController,
         ProjectsController,
         WebhooksController,
+        EventsController,
         ControlController,
         HealthController,
       ],
@@ -131,6 +134,11 @@ export class SimulatorModule implements NestModule {
             gids: GidSequence,
             clock: Clock,
           ) => new WebhooksService(store, deliveries, transport, workspace, gids, clock, sim.SIM_RECEIVER_TIMEOUT_MS),
+        },
+        {
+          provide: EventStream,
+          inject: [WorkspaceService, CLOCK],
+          useFactory: (workspace: WorkspaceService, clock: Clock) => new EventStream(workspace, clock),
         },
         {
           provide: TrafficService,

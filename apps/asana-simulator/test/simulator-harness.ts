@@ -2,6 +2,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
+import { CLOCK, type Clock } from '../src/clock';
 import { configureSimulatorApp } from '../src/simulator.app';
 import { loadSimulatorConfig, type SimulatorConfig } from '../src/simulator.config';
 import { SimulatorModule } from '../src/simulator.module';
@@ -31,10 +32,33 @@ export interface RunningSimulator {
   close(): Promise<void>;
 }
 
+/** A clock a test moves by hand, e.g. a day ahead in one step. */
+export class ManualClock implements Clock {
+  constructor(public time = Date.parse('2026-01-05T10:00:00.000Z')) {}
+
+  now(): number {
+    return this.time;
+  }
+
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+export interface SimulatorOptions {
+  /** Replaces the system clock (`CLOCK`) everywhere in the simulator. */
+  clock?: Clock;
+}
+
 /** Boots the simulator as main.ts does (same module and app setup) on 127.0.0.1 and a random port. */
-export async function startSimulator(env: Record<string, string> = {}): Promise<RunningSimulator> {
+export async function startSimulator(
+  env: Record<string, string> = {},
+  options: SimulatorOptions = {},
+): Promise<RunningSimulator> {
   const config = loadSimulatorConfig({ ...FAST_ENV, ...env });
-  const moduleRef = await Test.createTestingModule({ imports: [SimulatorModule.forRoot(config)] }).compile();
+  const builder = Test.createTestingModule({ imports: [SimulatorModule.forRoot(config)] });
+  if (options.clock) builder.overrideProvider(CLOCK).useValue(options.clock);
+  const moduleRef = await builder.compile();
   const app = configureSimulatorApp(
     moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error'], bodyParser: false }),
   );

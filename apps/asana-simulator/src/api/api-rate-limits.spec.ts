@@ -123,6 +123,24 @@ describe('ApiRateLimits', () => {
       expect(await call(limits, 'b', 'read')).toBe('admitted');
     });
 
+    it('reports the most requests of one token in flight at once, refused arrivals included', async () => {
+      const limits = new ApiRateLimits({ ...ASANA_LIKE, requestsPerWindow: 0, maxConcurrentReads: 2 });
+      expect(limits.inFlightPeaks()).toEqual({ mostReads: 0, mostWrites: 0 });
+      const first = await limits.admit('a', 'read');
+      await limits.admit('a', 'read');
+      expect(limits.inFlightPeaks()).toEqual({ mostReads: 2, mostWrites: 0 });
+
+      // A third read arrives while two are in flight: refused, but it was sent, so it counts.
+      expect(await call(limits, 'a', 'read')).toBeInstanceOf(RateLimitedError);
+      expect(limits.inFlightPeaks().mostReads).toBe(3);
+
+      // The peak stays when requests finish; another token's reads are counted apart.
+      first.finish();
+      await limits.admit('b', 'read');
+      await call(limits, 'a', 'write');
+      expect(limits.inFlightPeaks()).toEqual({ mostReads: 3, mostWrites: 1 });
+    });
+
     it('frees the slot of a request the budget refused', async () => {
       const limits = new ApiRateLimits({
         ...ASANA_LIKE,

@@ -21,6 +21,16 @@ export interface ApiRateLimitStats {
   concurrencyLimited: number;
 }
 
+/**
+ * The most requests of one kind one token had in flight at once (`GET /_sim/rate-limits/in-flight`),
+ * counting each arriving request, refused ones too: a client that sends more than the cap shows
+ * above it, although the cap keeps the requests served at or below it.
+ */
+export interface InFlightPeaks {
+  mostReads: number;
+  mostWrites: number;
+}
+
 /** A request the limits let through; `finish()` once its response is done. */
 export interface AdmittedRequest {
   finish(): void;
@@ -48,6 +58,7 @@ export class ApiRateLimits {
   private readonly budget: RateLimiterMemory | null;
   private readonly inFlight = new Map<string, Record<RequestKind, number>>();
   private readonly counts: ApiRateLimitStats = { admitted: 0, rateLimited: 0, concurrencyLimited: 0 };
+  private readonly peaks: Record<RequestKind, number> = { read: 0, write: 0 };
 
   constructor(readonly options: ApiRateLimitOptions) {
     this.budget =
@@ -64,6 +75,7 @@ export class ApiRateLimits {
   async admit(token: string, kind: RequestKind): Promise<AdmittedRequest> {
     const open = this.inFlight.get(token) ?? { read: 0, write: 0 };
     const cap = kind === 'read' ? this.options.maxConcurrentReads : this.options.maxConcurrentWrites;
+    this.peaks[kind] = Math.max(this.peaks[kind], open[kind] + 1);
     if (open[kind] >= cap) {
       this.counts.concurrencyLimited += 1;
       throw new RateLimitedError(null);
@@ -91,5 +103,10 @@ export class ApiRateLimits {
 
   stats(): ApiRateLimitStats & ApiRateLimitOptions {
     return { ...this.options, ...this.counts };
+  }
+
+  /** The most reads and writes one token had in flight at once so far, refused arrivals included. */
+  inFlightPeaks(): InFlightPeaks {
+    return { mostReads: this.peaks.read, mostWrites: this.peaks.write };
   }
 }

@@ -15,12 +15,17 @@ const STATUS: Record<SimulatorErrorCode, number> = {
   NO_ROUTE: 404,
   HANDSHAKE_FAILED: 400,
   RATE_LIMITED: 429,
+  SYNC_TOKEN_EXPIRED: 412,
   INJECTED_FAILURE: 503, // the error's own status decides
 };
 
-/** Asana's error body: `{"errors":[{"message","help"}]}`, with a `phrase` on 500s for support to look up. */
+/**
+ * Asana's error body: `{"errors":[{"message","help"}]}`, with a `phrase` on 500s for support to
+ * look up, and a new `sync` token on an events 412.
+ */
 export interface AsanaErrorBody {
   errors: { message: string; help: string; phrase?: string }[];
+  sync?: string;
 }
 
 /**
@@ -43,6 +48,7 @@ export class AsanaErrorFilter implements ExceptionFilter {
     }
     if (exception instanceof SimulatorError) {
       for (const [name, value] of Object.entries(exception.headers)) response.setHeader(name, value);
+      Object.assign(body, exception.body);
     }
     response.status(status).json(body);
   }

@@ -78,6 +78,23 @@ describe("the simulated API under Asana's rate limits", () => {
     expect(later.status).toBe(201);
   });
 
+  it('reports at /_sim/rate-limits/in-flight the most reads the token had in flight at once', async () => {
+    sim = await startSimulator({ SIM_MAX_CONCURRENT_READS: '50' });
+    const taskGid = sim.workspace.projectTaskHistory(sim.workspace.seededProjects()[0].gid)[0].gid;
+    const before = await request(sim.baseUrl).get('/_sim/rate-limits/in-flight');
+    expect(before.body.data).toEqual({ mostReads: 0, mostWrites: 0 });
+
+    const statuses = await Promise.all(
+      Array.from({ length: 5 }, () => sim!.get(`/api/1.0/tasks/${taskGid}`).then((res) => res.status)),
+    );
+
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    const after = await request(sim.baseUrl).get('/_sim/rate-limits/in-flight');
+    expect(after.body.data.mostWrites).toBe(0);
+    expect(after.body.data.mostReads).toBeGreaterThanOrEqual(1);
+    expect(after.body.data.mostReads).toBeLessThanOrEqual(5);
+  });
+
   it("gives asana-stream's AsanaClient a RATE_LIMITED error carrying Retry-After", async () => {
     sim = await startSimulator({ SIM_RATE_LIMIT_REQUESTS: '1', SIM_RATE_LIMIT_WINDOW_SECONDS: '30' });
     const client = new AsanaClient({ baseUrl: `${sim.baseUrl}/api/1.0`, token: TEST_TOKEN });

@@ -41,6 +41,17 @@ const SPEC_GAPS: SpecGap[] = [
       }
     },
   },
+  {
+    what: 'Event user and parent can be null',
+    why:
+      'EventResponse types user and parent as objects, but its own description says system events have a null user ' +
+      'and that parent "will be null" except for added/removed events; webhooks deliver the same (contract §2).',
+    patch: (spec) => {
+      for (const field of ['user', 'parent']) {
+        specNode(spec, 'components', 'schemas', 'EventResponse', 'properties', field).nullable = true;
+      }
+    },
+  },
 ];
 
 describe("OpenAPI conformance: simulator responses against Asana's asana_oas.yaml", () => {
@@ -198,6 +209,30 @@ describe("OpenAPI conformance: simulator responses against Asana's asana_oas.yam
     }
   });
 
+  /** A 200 of `GET /events` on the project, after some changes to it and its tasks (one by "the system"). */
+  async function eventsAfterChanges(): Promise<{ status: number; body: Node }> {
+    const first = await sim.get(`/api/1.0/events?resource=${projectGid}`);
+    const created = await sim.post('/api/1.0/tasks', { data: { name: 'Evented', projects: [projectGid] } });
+    await sim.put(`/api/1.0/tasks/${created.body.data.gid}`, { data: { assignee: 'me', completed: true } });
+    sim.workspace.updateTask(created.body.data.gid, { notes: 'by the system' }, null);
+    await sim.delete(`/api/1.0/tasks/${created.body.data.gid}`);
+    return sim.get(`/api/1.0/events?resource=${projectGid}&sync=${first.body.sync}`);
+  }
+
+  it('GET /events answers 412 with a sync token, then 200 with EventResponses, a sync token and has_more', async () => {
+    const first = await sim.get(`/api/1.0/events?resource=${taskGid}`);
+    expectConforms('get', '/events', first, 412);
+    expect(first.body.sync).toEqual(expect.any(String));
+    const empty = await sim.get(`/api/1.0/events?resource=${taskGid}&sync=${first.body.sync}`);
+    expectConforms('get', '/events', empty, 200);
+    const res = await eventsAfterChanges();
+    expectConforms('get', '/events', res, 200);
+    const actions = (res.body.data as Node[]).map((event) => event.action);
+    expect(actions).toEqual(['added', 'changed', 'changed', 'changed', 'changed', 'deleted']);
+    expectConforms('get', '/events', await sim.get('/api/1.0/events'), 400);
+    expectConforms('get', '/events', await sim.get('/api/1.0/events?resource=1111111111111111'), 404);
+  });
+
   it('rejects bodies that break the spec, so the checks above can fail', async () => {
     const task = (await sim.get(`/api/1.0/tasks/${taskGid}`)).body;
     expect(spec.problems('get', '/tasks/{task_gid}', 200, { data: { ...task.data, completed: 'yes' } })).not.toEqual(
@@ -215,12 +250,16 @@ describe("OpenAPI conformance: simulator responses against Asana's asana_oas.yam
         next_page: { offset: 1, path: '/x', uri: 'x' },
       }),
     ).not.toEqual([]);
+    expect(spec.problems('get', '/events', 200, { data: [], sync: 42, has_more: false })).not.toEqual([]);
+    expect(spec.problems('get', '/events', 200, { data: [{ action: 7 }], sync: 's' })).not.toEqual([]);
+    expect(spec.problems('get', '/events', 412, { errors: [{ message: 1 }], sync: 's' })).not.toEqual([]);
     expect(() => spec.problems('post', '/tasks', 200, {})).toThrow(/no paths/);
   });
 
   /** A real response of the simulator that needs the gap patched to conform. */
   async function gapExample(gap: SpecGap): Promise<readonly [string, string, number, unknown]> {
     if (gap.what.startsWith('Webhook')) return ['post', '/webhooks', 201, webhookBody];
+    if (gap.what.startsWith('Event')) return ['get', '/events', 200, (await eventsAfterChanges()).body];
     if (gap.what.startsWith('Rate-limited')) {
       const limited = await startSimulator({ SIM_RATE_LIMIT_REQUESTS: '1', SIM_RATE_LIMIT_WINDOW_SECONDS: '60' });
       try {

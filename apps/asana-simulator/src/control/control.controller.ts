@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiFailures, INJECTABLE_STATUSES, type InjectableStatus } from '../api/api-failures';
 import { ApiRateLimits } from '../api/api-rate-limits';
+import { EventStream } from '../events/event-stream';
 import { invalidRequest } from '../simulator.errors';
 import { DeliveryLog } from '../webhooks/delivery-log';
 import { FaultyWebhookTransport, type WebhookFaultRates } from '../webhooks/faulty-webhook-transport';
@@ -27,6 +28,7 @@ export class ControlController {
     private readonly rateLimits: ApiRateLimits,
     private readonly faults: FaultyWebhookTransport,
     private readonly failures: ApiFailures,
+    private readonly eventStream: EventStream,
   ) {}
 
   /** Restores a trashed task, as Asana's trash does, recording an `undeleted` event. */
@@ -71,6 +73,15 @@ export class ControlController {
   }
 
   /**
+   * The most reads and writes one token had in flight at once since the simulator started,
+   * counting refused arrivals too (so a client past the cap shows above it).
+   */
+  @Get('rate-limits/in-flight')
+  inFlightPeaks() {
+    return { data: this.rateLimits.inFlightPeaks() };
+  }
+
+  /**
    * Makes the next `count` API requests fail with `status` (default 503), or with `gid` only
    * those whose path names that gid. `count` is 0 to 10000 (0 cancels) or "forever".
    */
@@ -96,6 +107,14 @@ export class ControlController {
   @Get('api-failures')
   apiFailures() {
     return { data: this.failures.stats() };
+  }
+
+  /** Expires every Events API sync token handed out so far: each one's next call answers 412. */
+  @Post('events/expire-sync-tokens')
+  @HttpCode(200)
+  expireSyncTokens() {
+    this.eventStream.expireAllTokens();
+    return { data: {} };
   }
 
   /** The webhook fault rates in force and how many deliveries each fault struck. */

@@ -5,7 +5,7 @@ import type { RecordedEvent } from '../workspace/workspace.records';
 import type { WorkspaceService } from '../workspace/workspace.service';
 import { retryDelayMs } from './backoff';
 import type { DeliveryLog } from './delivery-log';
-import { passesWebhookFilters } from './webhook-filters';
+import { eventsSeenBy } from './webhook-filters';
 import type { WebhookTransport } from './webhook-transport';
 import type { WebhookRecord, WebhookStore } from './webhook.store';
 
@@ -89,11 +89,9 @@ export class WebhookDeliveryService implements OnModuleDestroy {
     for (const webhook of this.store.all()) {
       const outbox = this.outboxes.get(webhook.gid);
       if (!outbox) continue;
-      const matching = events.filter(
-        ({ event, watchers }) => watchers.includes(webhook.resourceGid) && passesWebhookFilters(event, webhook.filters),
-      );
+      const matching = eventsSeenBy(events, webhook.resourceGid, webhook.filters);
       if (matching.length === 0) continue;
-      outbox.pending.push(...matching.map(({ event }) => event));
+      outbox.pending.push(...matching);
       outbox.batchTimer ??= setTimeout(() => this.flush(webhook.gid), this.settings.batchDelayMs);
     }
   }

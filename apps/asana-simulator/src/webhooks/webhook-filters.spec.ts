@@ -1,5 +1,5 @@
 import type { AsanaEvent } from '@asana-stream/asana';
-import { passesWebhookFilters, readWebhookFilters } from './webhook-filters';
+import { eventsSeenBy, passesWebhookFilters, readWebhookFilters } from './webhook-filters';
 
 const renamed: AsanaEvent = {
   user: null,
@@ -17,6 +17,18 @@ const added: AsanaEvent = {
 };
 
 describe('webhook filters', () => {
+  it('gives a subscription the events of its resource and what it contains, in order, through its filters', () => {
+    const recorded = [
+      { event: renamed, watchers: ['1', '2'] },
+      { event: added, watchers: ['1', '2'] },
+      { event: { ...renamed, resource: { gid: '3', resource_type: 'task' } }, watchers: ['3', '4'] },
+    ];
+    expect(eventsSeenBy(recorded, '2')).toEqual([renamed, added]);
+    expect(eventsSeenBy(recorded, '1', [{ action: 'added' }])).toEqual([added]);
+    expect(eventsSeenBy(recorded, '4').map((e) => e.resource.gid)).toEqual(['3']);
+    expect(eventsSeenBy(recorded, '9')).toEqual([]);
+  });
+
   it('passes every event when there are no filters', () => {
     expect(passesWebhookFilters(renamed, [])).toBe(true);
   });

@@ -1,5 +1,6 @@
 import type { AsanaEvent, AsanaWebhookFilter } from '@asana-stream/asana';
 import { invalidRequest } from '../simulator.errors';
+import type { RecordedEvent } from '../workspace/workspace.records';
 
 const ACTIONS = new Set(['changed', 'added', 'removed', 'deleted', 'undeleted']);
 
@@ -35,6 +36,28 @@ export function readWebhookFilters(raw: unknown): AsanaWebhookFilter[] {
     }
     return filter;
   });
+}
+
+/**
+ * The events a subscription on `resourceGid` sees, in order: those of the resource itself and of
+ * what it contains (a project's tasks), passing the filters. The one definition behind both a
+ * webhook's deliveries and `GET /events` (which has no filters), so the two always agree.
+ */
+export function eventsSeenBy(
+  recorded: readonly RecordedEvent[],
+  resourceGid: string,
+  filters: readonly AsanaWebhookFilter[] = [],
+): AsanaEvent[] {
+  return recorded.filter((entry) => seesEvent(entry, resourceGid, filters)).map(({ event }) => event);
+}
+
+/** Whether a subscription on `resourceGid` with `filters` sees one recorded event (see `eventsSeenBy`). */
+export function seesEvent(
+  { event, watchers }: RecordedEvent,
+  resourceGid: string,
+  filters: readonly AsanaWebhookFilter[] = [],
+): boolean {
+  return watchers.includes(resourceGid) && passesWebhookFilters(event, filters);
 }
 
 /** Asana ORs a webhook's filters; within one filter every key given must match. No filters pass everything. */
