@@ -1,8 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Message, Producer } from 'kafkajs';
-import { Client } from 'pg';
-import { ASANA_HOOK_SECRET_HEADER } from '@asana-stream/asana';
 import { TOPICS } from '@asana-stream/contracts';
 import { benchEvent, eventMessage, signedDeliveries } from './lib/asana-deliveries';
 import { defineBenchmark, type BenchContext } from './lib/benchmark';
@@ -18,6 +15,7 @@ import {
 import { benchKafka, idempotentProducer } from './lib/kafka';
 import { freePort, NodeProcess } from './lib/processes';
 import { round, type RunSample } from './lib/stats';
+import { subscribeThroughHandshake } from './lib/subscription';
 
 /** Connections of the closed-loop (maximum rate) measurements, as the issue asks. */
 const CONNECTIONS = 50;
@@ -68,42 +66,15 @@ async function startServer(
   return { name, origin };
 }
 
-/**
- * A subscription the way a real one comes about: the row is inserted pending (as
- * `asana-stream webhooks create` does), Asana's handshake reaches ingest with `X-Hook-Secret`,
- * ingest stores the secret, and the row is marked active. Returns its id and secret.
- */
+/** A subscription made through ingest's handshake (bench/lib/subscription.ts). */
 async function subscribe(
   ctx: BenchContext,
   databaseUrl: string,
   ingest: Server,
 ): Promise<{ id: string; secret: string }> {
-  const id = randomUUID();
-  const secret = randomBytes(16).toString('hex');
-  const sql = new Client({ connectionString: databaseUrl });
-  await sql.connect();
-  try {
-    await sql.query(
-      /* sql */ `INSERT INTO subscriptions (id, resource_gid, target_url, status) VALUES ($1, $2, $3, 'pending_handshake')`,
-      [id, '1100', `${ingest.origin}/webhooks/asana/${id}`],
-    );
-    const handshake = await fetch(`${ingest.origin}/webhooks/asana/${id}`, {
-      method: 'POST',
-      headers: { [ASANA_HOOK_SECRET_HEADER]: secret },
-    });
-    if (handshake.status !== 200 || handshake.headers.get(ASANA_HOOK_SECRET_HEADER) !== secret) {
-      throw new Error(`ingest refused the handshake: ${handshake.status} ${await handshake.text()}`);
-    }
-    const activated = await sql.query(
-      /* sql */ `UPDATE subscriptions SET status = 'active', webhook_gid = $2 WHERE id = $1 AND secret = $3`,
-      [id, String(Date.now()), secret],
-    );
-    if (activated.rowCount !== 1) throw new Error('ingest did not store the handshake secret');
-  } finally {
-    await sql.end();
-  }
-  ctx.log(`subscription ${id} active (handshake through ingest)`);
-  return { id, secret };
+  const subscription = await subscribeThroughHandshake(databaseUrl, ingest.origin);
+  ctx.log(`subscription ${subscription.id} active (handshake through ingest)`);
+  return subscription;
 }
 
 /** Acknowledged messages per second of sendBatch calls of `BASELINE_BATCH`, one after the other. */

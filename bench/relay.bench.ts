@@ -10,6 +10,7 @@ import { OUTBOX_CHANNEL } from '@asana-stream/db';
 // The relay's own pure message builder (bench/ is outside test/architecture's import rules), so
 // the baselines send byte for byte the keys and values the relay makes of the same rows.
 import { changeMessage, type ClaimedRow } from '../apps/fanout/src/relay/relay-batch';
+import { OUTBOX_SQL } from '../apps/projector/src/project/apply-resource-state.service';
 import { benchEvent, benchGid } from './lib/asana-deliveries';
 import { defineBenchmark, type BenchContext } from './lib/benchmark';
 import { benchKafka, endOffsetTotal, idempotentProducer } from './lib/kafka';
@@ -33,19 +34,6 @@ const RELAY_BATCH_SIZE = new FanoutEnv().FANOUT_BATCH_SIZE;
 const EPOCH = Date.UTC(2026, 10, 22, 10, 0, 0);
 /** Versions of a run's rows: each run's, and each figure's, above the last's. */
 const VERSIONS_PER_RUN = 100_000_000;
-
-/**
- * The projector's outbox insert (apps/projector/src/project/apply-resource-state.service.ts):
- * the transaction's changes in one statement from one jsonb parameter, and one NOTIFY.
- */
-const OUTBOX_SQL = /* sql */ `
-  WITH written AS (
-    INSERT INTO outbox (gid, type, change, traceparent)
-    SELECT c.gid, c.type, c.change, c.traceparent
-    FROM jsonb_to_recordset($1::jsonb) AS c(seq integer, gid text, type text, change jsonb, traceparent text)
-    ORDER BY c.seq
-    RETURNING id)
-  SELECT count(*)::int AS written, pg_notify($2, '') FROM written`;
 
 interface OutboxInsert {
   gid: string;

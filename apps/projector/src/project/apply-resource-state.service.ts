@@ -69,9 +69,10 @@ const upsertSql = (table: ProjectionTable) => {
 
 /**
  * The batch's changes in one insert, in decision order (identity ids follow it), and one NOTIFY
- * for the transaction.
+ * for the transaction. `$1`: a jsonb array of `{seq, gid, type, change, traceparent}`; `$2`: the
+ * channel. Exported for the relay benchmark, which writes the outbox as the projector does.
  */
-const OUTBOX_SQL = /* sql */ `
+export const OUTBOX_SQL = /* sql */ `
   WITH written AS (
     INSERT INTO outbox (gid, type, change, traceparent)
     SELECT c.gid, c.type, c.change, c.traceparent
