@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer } from 'kafkajs';
 import { asanaEventId, signAsanaBody, ASANA_HOOK_SIGNATURE_HEADER, type AsanaEvent } from '@asana-stream/asana';
 import { changeTopic } from '@asana-stream/contracts';
+import { deployedSetting } from './lib/deployed-env';
 import { defineBenchmark, type BenchContext } from './lib/benchmark';
 import { createInstallation } from './lib/installation';
 import { benchKafka } from './lib/kafka';
@@ -554,7 +555,14 @@ async function startApp(ctx: BenchContext, name: Running['name'], env: Record<st
   const child = new NodeProcess({
     name: `pipeline-${name}`,
     entry: `apps/${name}/src/main.js`,
-    env: { ...env, PORT: String(port), HOST: '127.0.0.1', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+    env: {
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      KAFKAJS_NO_PARTITIONER_WARNING: '1',
+      // The heap the pods get: V8 sizes it from the memory it sees, here the whole machine's.
+      ...(name === 'asana-simulator' ? {} : { NODE_OPTIONS: deployedSetting('NODE_OPTIONS') }),
+    },
     logDir: ctx.logDir,
     cpuProfile: ctx.options.cpuProfile && name !== 'asana-simulator',
   }).start();
