@@ -1,55 +1,18 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { Controller, type INestMicroservice } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { TOPICS, TopicNames } from '@asana-stream/contracts';
-import { freePort, waitFor } from '@asana-stream/testing';
+import { PrivateBroker, waitFor } from '@asana-stream/testing';
 import { hideKafkajsNegativeTimeoutWarning } from './kafka-client';
 import { KafkaConsumerErrorFilter } from './kafka-consumer-error.filter';
 import { KafkaConsumerServer } from './kafka-consumer.server';
 import { ensureTopics } from './topic-admin';
 
-const REPO_ROOT = resolve(__dirname, '../../..');
-const run = promisify(execFile);
-
 @Controller()
 class IdleHandler {
   @EventPattern(TOPICS.events.name)
   handle(): void {}
-}
-
-/**
- * A broker of this test's own (scripts/kafka.sh with its own home, ports and data), so it can be
- * stopped without stopping the one every other test uses. Its jars are the local broker's.
- */
-class PrivateBroker {
-  private readonly home = mkdtempSync(join(tmpdir(), 'asana-stream-kafka-'));
-  private env: Record<string, string> = {};
-
-  get brokers(): string {
-    return `127.0.0.1:${this.env.KAFKA_PORT}`;
-  }
-
-  async prepare(): Promise<void> {
-    symlinkSync(join(REPO_ROOT, '.local/kafka/lib'), join(this.home, 'lib'));
-    const [port, controllerPort] = [await freePort(), await freePort()];
-    this.env = { KAFKA_HOME_DIR: this.home, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort) };
-  }
-
-  /** `env NAME=value ... bash scripts/kafka.sh <command>`: its settings on top of this environment. */
-  async script(command: 'start' | 'stop'): Promise<void> {
-    const settings = Object.entries(this.env).map(([name, value]) => `${name}=${value}`);
-    await run('env', [...settings, 'bash', join(REPO_ROOT, 'scripts/kafka.sh'), command], { timeout: 120_000 });
-  }
-
-  remove(): void {
-    rmSync(this.home, { recursive: true, force: true });
-  }
 }
 
 describe('the consumer readiness when its broker goes away', () => {

@@ -2,6 +2,7 @@ export * from './asana-fixtures';
 export * from './app-process';
 export * from './cli-process';
 export * from './otlp-receiver';
+export * from './private-broker';
 export * from './simulator-process';
 export * from './test-database';
 export * from './test-kafka';

@@ -1,8 +1,3 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { Logger } from '@nestjs/common';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
@@ -20,7 +15,7 @@ import { ensureTopics, KafkaPublisher } from '@asana-stream/kafka';
 import {
   createTestDatabase,
   createTestTopics,
-  freePort,
+  PrivateBroker,
   runCli,
   testKafka,
   totalEndOffset,
@@ -31,8 +26,6 @@ import {
 } from '@asana-stream/testing';
 import { OutboxRetentionService } from './outbox-retention.service';
 import { RelayOutboxService } from './relay-outbox.service';
-
-const REPO_ROOT = resolve(__dirname, '../../../..');
 
 let nextGid = 1_300_000;
 const freshGid = (): string => String(nextGid++);
@@ -92,36 +85,6 @@ function countingPublisher(inner: KafkaPublisher) {
     },
   } as unknown as KafkaPublisher;
   return { publisher, calls };
-}
-
-/**
- * A broker of this test's own (scripts/kafka.sh with its own home, ports and data), so it can be
- * stopped without stopping the one every other test uses. Its jars are the local broker's.
- */
-class PrivateBroker {
-  private readonly home = mkdtempSync(join(tmpdir(), 'asana-stream-kafka-'));
-  private env: Record<string, string> = {};
-
-  get brokers(): string {
-    return `127.0.0.1:${this.env.KAFKA_PORT}`;
-  }
-
-  async prepare(): Promise<void> {
-    symlinkSync(join(REPO_ROOT, '.local/kafka/lib'), join(this.home, 'lib'));
-    const [port, controllerPort] = [await freePort(), await freePort()];
-    this.env = { KAFKA_HOME_DIR: this.home, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort) };
-  }
-
-  async script(command: 'start' | 'stop'): Promise<void> {
-    const settings = Object.entries(this.env).map(([name, value]) => `${name}=${value}`);
-    await promisify(execFile)('env', [...settings, 'bash', join(REPO_ROOT, 'scripts/kafka.sh'), command], {
-      timeout: 120_000,
-    });
-  }
-
-  remove(): void {
-    rmSync(this.home, { recursive: true, force: true });
-  }
 }
 
 /** The first `count` change messages of a topic, in offset order per partition. */
