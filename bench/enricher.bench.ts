@@ -8,7 +8,7 @@ import { OPT_FIELDS } from '../apps/enricher/src/enrich/opt-fields';
 import { benchEvent, eventMessage } from './lib/asana-deliveries';
 import { defineBenchmark, type BenchContext, type Installation } from './lib/benchmark';
 import { createInstallation } from './lib/installation';
-import { benchKafka, committedTotal, endOffsetTotal, idempotentProducer, produceAll } from './lib/kafka';
+import { committedTotal, connectedAdminAndProducer, endOffsetTotal, produceAll } from './lib/kafka';
 import { freePort, NodeProcess } from './lib/processes';
 import { round, type RunSample } from './lib/stats';
 
@@ -452,13 +452,7 @@ export default defineBenchmark<EnricherSession>({
     // Figure 3's enricher needs a topic of its own (the other's events must not reach its quota).
     const limitedInstallation = await createInstallation({ ...ctx, prefix: `${ctx.prefix}limited.` });
     ctx.onCleanup(() => limitedInstallation.remove());
-    const kafka = benchKafka(ctx.brokers, 'asana-stream-bench-enricher');
-    const admin = kafka.admin();
-    await admin.connect();
-    ctx.onCleanup(() => admin.disconnect());
-    const producer = idempotentProducer(kafka);
-    await producer.connect();
-    ctx.onCleanup(() => producer.disconnect());
+    const { admin, producer } = await connectedAdminAndProducer(ctx, 'asana-stream-bench-enricher');
 
     const tasks = ctx.options.quick ? QUICK_TASKS : TASKS;
     const [unthrottledSim, limitedSim] = await Promise.all([

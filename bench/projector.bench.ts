@@ -9,7 +9,7 @@ import { TOPICS, type ResourceStateMessage } from '@asana-stream/contracts';
 import { consumerGroupId } from '@asana-stream/kafka';
 import { benchGid } from './lib/asana-deliveries';
 import { defineBenchmark, type BenchContext } from './lib/benchmark';
-import { benchKafka, committedTotal, endOffsetTotal, idempotentProducer, produceAll } from './lib/kafka';
+import { committedTotal, connectedAdminAndProducer, endOffsetTotal, produceAll } from './lib/kafka';
 import { freePort, NodeProcess } from './lib/processes';
 import { round } from './lib/stats';
 
@@ -255,13 +255,7 @@ export default defineBenchmark<ProjectorSession>({
   async setup(ctx) {
     const installation = await ctx.installation();
     const topic = installation.names.physical(TOPICS.state.name);
-    const kafka = benchKafka(ctx.brokers, 'asana-stream-bench-projector');
-    const admin = kafka.admin();
-    await admin.connect();
-    ctx.onCleanup(() => admin.disconnect());
-    const producer = idempotentProducer(kafka);
-    await producer.connect();
-    ctx.onCleanup(() => producer.disconnect());
+    const { admin, producer } = await connectedAdminAndProducer(ctx, 'asana-stream-bench-projector');
     const groupId = consumerGroupId(ctx.prefix, 'projector');
     return {
       admin,

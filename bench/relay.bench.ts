@@ -13,7 +13,7 @@ import { changeMessage, type ClaimedRow } from '../apps/fanout/src/relay/relay-b
 import { OUTBOX_SQL } from '../apps/projector/src/project/apply-resource-state.service';
 import { benchEvent, benchGid } from './lib/asana-deliveries';
 import { defineBenchmark, type BenchContext } from './lib/benchmark';
-import { benchKafka, endOffsetTotal, idempotentProducer } from './lib/kafka';
+import { connectedAdminAndProducer, endOffsetTotal } from './lib/kafka';
 import { freePort, NodeProcess } from './lib/processes';
 import { round, summariseLatencies, type LatencySummary } from './lib/stats';
 
@@ -404,13 +404,7 @@ export default defineBenchmark<RelaySession>({
     const topic = installation.names.physical(changeTopic('task').name);
     const pool = new Pool({ connectionString: installation.databaseUrl, max: INSERT_CONNECTIONS });
     ctx.onCleanup(() => pool.end());
-    const kafka = benchKafka(ctx.brokers, 'asana-stream-bench-relay');
-    const admin = kafka.admin();
-    await admin.connect();
-    ctx.onCleanup(() => admin.disconnect());
-    const producer = idempotentProducer(kafka);
-    await producer.connect();
-    ctx.onCleanup(() => producer.disconnect());
+    const { admin, producer } = await connectedAdminAndProducer(ctx, 'asana-stream-bench-relay');
     await pool.query(/* sql */ `DELETE FROM outbox`);
     const port = await freePort();
     const fanout = new NodeProcess({

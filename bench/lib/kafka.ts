@@ -20,6 +20,23 @@ export function idempotentProducer(kafka: Kafka): Producer {
   });
 }
 
+/**
+ * A connected admin and idempotent producer for a benchmark's setup, disconnected at its cleanup.
+ */
+export async function connectedAdminAndProducer(
+  ctx: { brokers: string; onCleanup(cleanup: () => Promise<void>): void },
+  clientId: string,
+): Promise<{ admin: Admin; producer: Producer }> {
+  const kafka = benchKafka(ctx.brokers, clientId);
+  const admin = kafka.admin();
+  await admin.connect();
+  ctx.onCleanup(() => admin.disconnect());
+  const producer = idempotentProducer(kafka);
+  await producer.connect();
+  ctx.onCleanup(() => producer.disconnect());
+  return { admin, producer };
+}
+
 /** Sends `messages` to `topic` in batches of `batchSize`, one batch after the other, acks=-1. */
 export async function produceAll(
   producer: Producer,
