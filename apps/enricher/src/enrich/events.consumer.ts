@@ -41,7 +41,9 @@ export class EventsConsumer {
     @Ctx() batch: ConsumedBatchContext,
   ): Promise<void> {
     const { heartbeat, signal } = batch.info;
-    const pending = messages.filter(({ info }) => !this.answered.has(keyOf(info)));
+    // Nothing is remembered unless a batch failed: then the transport runs it again.
+    const pending =
+      this.answered.size === 0 ? messages : messages.filter(({ info }) => !this.answered.has(keyOf(info)));
     const failures: unknown[] = [];
     const answered: ConsumedMessage<AsanaEventEnvelope>[] = [];
     await Promise.all(
@@ -65,7 +67,7 @@ export class EventsConsumer {
     );
     const failure = worstFailure(failures);
     if (failure === undefined) {
-      for (const { info } of messages) this.answered.delete(keyOf(info));
+      if (this.answered.size > 0) for (const { info } of messages) this.answered.delete(keyOf(info));
       return;
     }
     this.remember(answered);
