@@ -32,6 +32,32 @@ describe('asanaEventId', () => {
     expect(asanaEventId(completed)).not.toBe(asanaEventId(completedAt));
   });
 
+  // Ids are stored (asana.events, projections' causes): the serialisation may never change them.
+  it.each([
+    ['a plain change', event, '0fd5960034b8b11cfd971d3adc655933'],
+    [
+      'a change with a new value, a parent and characters JSON escapes',
+      {
+        ...event,
+        parent: { gid: '9', resource_type: 'project', resource_subtype: 'default' },
+        change: {
+          field: 'assignee',
+          action: 'changed' as const,
+          new_value: { gid: '7', resource_type: 'user', name: 'Zoë "Q" \u2028 <x>' },
+        },
+      },
+      '3cbdd10cb34343f73260fd0a622a67c3',
+    ],
+  ])('gives %s the id it has always had', (_label, subject, id) => {
+    expect(asanaEventId(subject)).toBe(id);
+  });
+
+  it('refuses what is not JSON rather than guessing an id', () => {
+    const cyclic = structuredClone(event) as AsanaEvent & { self?: unknown };
+    cyclic.self = cyclic;
+    expect(() => asanaEventId(cyclic)).toThrow(TypeError);
+  });
+
   it('is 32 lowercase hex characters', () => {
     expect(asanaEventId(event)).toMatch(/^[0-9a-f]{32}$/);
   });

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
-import stableStringify from 'json-stable-stringify';
+import { configure } from 'safe-stable-stringify';
 import type { AsanaEvent } from './types';
+
+/** Key-sorted JSON; anything that is not JSON (a cycle, a bigint, a function) is an error, not a guess. */
+const canonicalJson = configure({ deterministic: true, circularValue: TypeError, bigint: false, strict: true });
 
 /**
  * A stable id for one Asana event, derived from its content. Asana's deliveries carry no id, and a
@@ -8,7 +11,7 @@ import type { AsanaEvent } from './types';
  * event from a retry, another webhook or the Events API gets the same id.
  */
 export function asanaEventId(event: AsanaEvent): string {
-  const canonical = stableStringify(event);
+  const canonical = canonicalJson(event);
   if (canonical === undefined) throw new TypeError('an Asana event must be a JSON object');
   return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
 }
