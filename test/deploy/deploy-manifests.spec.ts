@@ -50,7 +50,8 @@ describe('the app placement table', () => {
     expect(envVarsReadBy('fanout')).toEqual(
       expect.arrayContaining(['KAFKA_BROKERS', 'DATABASE_URL', 'PORT', 'FANOUT_BATCH_SIZE']),
     );
-    expect(envVarsReadBy('enricher')).not.toContain('DATABASE_URL');
+    expect(envVarsReadBy('enricher')).toEqual(expect.arrayContaining(['DATABASE_URL', 'EVENTS_POLL_INTERVAL_MS']));
+    expect(envVarsReadBy('enricher')).not.toContain('FANOUT_BATCH_SIZE');
   });
 });
 

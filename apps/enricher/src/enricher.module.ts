@@ -6,35 +6,45 @@ import type { PipelineApp } from '@asana-stream/runtime';
 import { EnrichEventService, RESOURCE_FETCHER } from './enrich/enrich-event.service';
 import { EventsConsumer } from './enrich/events.consumer';
 import { PacedResourceFetcher } from './enrich/paced-resource-fetcher';
+import { EventsFollowerService } from './follow/events-follower.service';
 
 @Module({
   controllers: [EventsConsumer],
   providers: [
     {
-      provide: RESOURCE_FETCHER,
+      provide: AsanaClient,
       useFactory: (config: EnricherConfig) =>
-        new PacedResourceFetcher(
-          new AsanaClient({ baseUrl: config.asana.ASANA_BASE_URL, token: config.asana.ASANA_TOKEN }),
-          {
-            requestsPerMinute: config.pacing.ASANA_REQUESTS_PER_MINUTE,
-            maxInFlight: config.pacing.ENRICHER_MAX_IN_FLIGHT,
-            budgetDatabaseUrl: config.pacing.ASANA_BUDGET_DATABASE_URL,
-            token: config.asana.ASANA_TOKEN,
-            fallbackRequestsPerMinute: config.pacing.ASANA_FALLBACK_REQUESTS_PER_MINUTE,
-          },
-        ),
+        new AsanaClient({ baseUrl: config.asana.ASANA_BASE_URL, token: config.asana.ASANA_TOKEN }),
       inject: [APP_CONFIG],
     },
+    {
+      provide: PacedResourceFetcher,
+      useFactory: (config: EnricherConfig, client: AsanaClient) =>
+        new PacedResourceFetcher(client, {
+          requestsPerMinute: config.pacing.ASANA_REQUESTS_PER_MINUTE,
+          maxInFlight: config.pacing.ENRICHER_MAX_IN_FLIGHT,
+          budgetDatabaseUrl: config.pacing.ASANA_BUDGET_DATABASE_URL,
+          token: config.asana.ASANA_TOKEN,
+          fallbackRequestsPerMinute: config.pacing.ASANA_FALLBACK_REQUESTS_PER_MINUTE,
+        }),
+      inject: [APP_CONFIG, AsanaClient],
+    },
+    { provide: RESOURCE_FETCHER, useExisting: PacedResourceFetcher },
     EnrichEventService,
+    EventsFollowerService,
   ],
 })
 export class EnricherModule {}
 
 export const ENRICHER_APP: PipelineApp<'enricher'> = {
   name: 'enricher',
-  summary: "fetches each event's resource from Asana's API and publishes its current state or a tombstone",
+  summary:
+    "fetches each event's resource from Asana's API and publishes its current state or a tombstone, " +
+    "and follows Asana's Events API for what webhooks lose",
   module: EnricherModule,
-  database: false,
+  // The Events API follower keeps its place there; enrichment itself does not need it.
+  database: true,
+  readyWithoutDatabase: true,
   publishes: true,
   consumes: [TOPICS.events.name],
   startedFields: (config) => ({ asana: config.asana.ASANA_BASE_URL }),

@@ -102,3 +102,76 @@ describe('AsanaClient cancellation', () => {
     expect(error).toMatchObject({ code: 'UNAVAILABLE', disposition: 'retry' });
   });
 });
+
+describe('AsanaClient.getEvents', () => {
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  const answering =
+    (status: number, body: unknown): Handler =>
+    (_request, response) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(typeof body === 'string' ? body : JSON.stringify(body));
+    };
+  const event = {
+    user: { gid: '42', resource_type: 'user' },
+    created_at: '2026-11-22T10:00:00.000Z',
+    action: 'changed',
+    resource: { gid: '1200', resource_type: 'task' },
+    parent: null,
+    change: { field: 'name', action: 'changed' },
+  };
+
+  it('asks for the resource without a token the first time, and takes the 412 as the token to start from', async () => {
+    server = await startServer(answering(412, { errors: [{ message: 'Sync token invalid or too old.' }], sync: 's1' }));
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+    await expect(client.getEvents('77', null)).resolves.toEqual({ kind: 'expired', sync: 's1' });
+    expect(server.requests).toEqual(['GET /api/1.0/events?resource=77']);
+  });
+
+  it('reads the events after a token, with the next token and whether more wait', async () => {
+    server = await startServer(answering(200, { data: [event], sync: 's2', has_more: true }));
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+    await expect(client.getEvents('77', 's1')).resolves.toEqual({
+      kind: 'events',
+      events: [event],
+      sync: 's2',
+      hasMore: true,
+    });
+    expect(server.requests).toEqual(['GET /api/1.0/events?resource=77&sync=s1']);
+  });
+
+  it('reads no has_more as none', async () => {
+    server = await startServer(answering(200, { data: [], sync: 's2' }));
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+    await expect(client.getEvents('77', 's1')).resolves.toMatchObject({ events: [], hasMore: false });
+  });
+
+  it.each([
+    ['a 412 without a token', 412, { errors: [{ message: 'x' }] }],
+    ['a 200 without a token', 200, { data: [] }],
+    ['a 200 without data', 200, { sync: 's2' }],
+    ['a body that is not JSON', 200, 'not json'],
+  ])('refuses %s as a malformed answer', async (_label, status, body) => {
+    server = await startServer(answering(status, body));
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+    await expect(client.getEvents('77', 's1')).rejects.toMatchObject({ code: 'MALFORMED_RESPONSE' });
+  });
+
+  it.each([
+    [404, 'NOT_VISIBLE'],
+    [429, 'RATE_LIMITED'],
+    [400, 'REJECTED'],
+    [503, 'UNAVAILABLE'],
+  ])('fails a %s as every other call does (%s)', async (status, code) => {
+    server = await startServer(answering(status, { errors: [{ message: 'no' }] }));
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+    const error: unknown = await client.getEvents('77', 's1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AsanaApiError);
+    expect(error).toMatchObject({ code });
+  });
+});

@@ -1,6 +1,6 @@
 import secureJson from 'secure-json-parse';
 import { abortedError, AsanaApiError, asanaErrorForStatus } from './asana-api.errors';
-import type { AsanaResource, AsanaWebhook, AsanaWebhookFilter } from './types';
+import type { AsanaEvent, AsanaResource, AsanaWebhook, AsanaWebhookFilter } from './types';
 
 export interface AsanaClientOptions {
   /** e.g. `https://app.asana.com/api/1.0` */
@@ -31,6 +31,15 @@ export interface CreatedWebhook {
   /** The handshake secret Asana returns with the 201, to compare with the one our receiver stored. */
   secret: string;
 }
+
+/**
+ * One answer of Asana's Events API (`GET /events?resource=&sync=`): the events since the token
+ * (at most 100, `hasMore` when more wait) with the token to continue from, or, for a first call or
+ * a token Asana no longer knows, `expired` with a fresh token marking "now": whatever happened
+ * before it can only be learnt by fetching the resource's contents again.
+ */
+export type EventsAnswer =
+  { kind: 'events'; events: AsanaEvent[]; sync: string; hasMore: boolean } | { kind: 'expired'; sync: string };
 
 /** What one call may be given besides its arguments. */
 export interface AsanaCallOptions {
@@ -72,6 +81,31 @@ export class AsanaClient {
     return body.data;
   }
 
+  /**
+   * The resource's events after `sync` (contract §7). A 412 is an answer, not a failure: it
+   * carries the new token. Without `sync` Asana always answers 412.
+   */
+  async getEvents(resource: string, sync: string | null, { signal }: AsanaCallOptions = {}): Promise<EventsAnswer> {
+    const query: Record<string, string> = { resource };
+    if (sync !== null) query.sync = sync;
+    const { status, body } = await this.exchange<{ data?: unknown; sync?: unknown; has_more?: unknown }>(
+      'GET',
+      '/events',
+      query,
+      undefined,
+      signal,
+      [412],
+    );
+    if (typeof body.sync !== 'string' || body.sync === '') {
+      throw new AsanaApiError('MALFORMED_RESPONSE', `GET /events → ${status}: no sync token in the answer`, status);
+    }
+    if (status === 412) return { kind: 'expired', sync: body.sync };
+    if (!Array.isArray(body.data)) {
+      throw new AsanaApiError('MALFORMED_RESPONSE', 'GET /events: the answer has no data array', status);
+    }
+    return { kind: 'events', events: body.data as AsanaEvent[], sync: body.sync, hasMore: body.has_more === true };
+  }
+
   /** Registers a webhook. Asana handshakes with the target before this resolves. */
   async createWebhook(resource: string, target: string, filters?: AsanaWebhookFilter[]): Promise<CreatedWebhook> {
     const body = await this.request<{ data: AsanaWebhook; 'X-Hook-Secret'?: string }>('POST', '/webhooks', undefined, {
@@ -100,6 +134,18 @@ export class AsanaClient {
     body?: unknown,
     signal?: AbortSignal,
   ): Promise<T> {
+    return (await this.exchange<T>(method, path, query, body, signal)).body;
+  }
+
+  /** One request; a status in `answers` is returned with its JSON body instead of thrown. */
+  private async exchange<T>(
+    method: string,
+    path: string,
+    query?: Record<string, string>,
+    body?: unknown,
+    signal?: AbortSignal,
+    answers: readonly number[] = [],
+  ): Promise<{ status: number; body: T }> {
     const url = new URL(this.baseUrl + path);
     for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
     if (signal?.aborted) throw abortedError(`${method} ${path}`, signal);
@@ -129,7 +175,7 @@ export class AsanaClient {
       const message = `${method} ${path} → ${response.status}: the body was cut off: ${String(cause)}`;
       throw new AsanaApiError('UNAVAILABLE', message, response.status, true, null, { cause });
     }
-    if (!response.ok) {
+    if (!response.ok && !answers.includes(response.status)) {
       throw asanaErrorForStatus(
         response.status,
         `${method} ${path} → ${response.status}: ${errorMessages(text)}`,
@@ -137,7 +183,8 @@ export class AsanaClient {
       );
     }
     try {
-      return secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' }) as T;
+      const parsed = secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' }) as T;
+      return { status: response.status, body: parsed };
     } catch (cause) {
       throw new AsanaApiError(
         'MALFORMED_RESPONSE',

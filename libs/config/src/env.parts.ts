@@ -254,3 +254,19 @@ export class StartupEnv {
   @Max(60_000)
   STARTUP_CONNECT_INTERVAL_MS = 3000;
 }
+
+export class EventsFollowerEnv {
+  /**
+   * Whether the enricher follows Asana's Events API for every resource a subscription watches,
+   * publishing the events its webhook lost (`false`: webhooks only).
+   */
+  @IsIn(['true', 'false'], { message: 'must be true or false' })
+  EVENTS_FOLLOW: 'true' | 'false' = 'true';
+
+  /** How often each watched resource's events are read. Each read is one Asana request per page. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  EVENTS_POLL_INTERVAL_MS = 30_000;
+}

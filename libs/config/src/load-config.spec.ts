@@ -84,7 +84,10 @@ describe('envVariablesOf', () => {
     expect(variables.ASANA_TOKEN).toMatchObject({ required: true, sensitive: true });
     expect(variables.CONSUMER_GROUP_SUFFIX).toMatchObject({ required: false, defaultValue: undefined });
     expect(variables.PORT).toMatchObject({ required: false, defaultValue: '3000' });
-    expect(variables.DATABASE_URL).toBeUndefined();
+    expect(variables.EVENTS_POLL_INTERVAL_MS).toMatchObject({ required: false, defaultValue: '30000' });
+    expect(variables.DATABASE_URL).toMatchObject({ required: false, sensitive: true });
+    // Only what an app reads: the enricher publishes no outbox.
+    expect(variables.FANOUT_BATCH_SIZE).toBeUndefined();
   });
 
   it('puts every variable in the --help text', () => {

@@ -9,9 +9,15 @@ import { TaskEntity } from './entities/task.entity';
 import { InitialSchema1763856000000 } from './migrations/1763856000000-initial-schema';
 import { OutboxParking1764460800000 } from './migrations/1764460800000-outbox-parking';
 import { AsanaRequestBudget1764547200000 } from './migrations/1764547200000-asana-request-budget';
+import { EventStreams1764633600000 } from './migrations/1764633600000-event-streams';
 
 export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
-export const MIGRATIONS = [InitialSchema1763856000000, OutboxParking1764460800000, AsanaRequestBudget1764547200000];
+export const MIGRATIONS = [
+  InitialSchema1763856000000,
+  OutboxParking1764460800000,
+  AsanaRequestBudget1764547200000,
+  EventStreams1764633600000,
+];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */
 export function dataSourceOptions(databaseUrl: string, poolSize = 10, connectTimeoutMs = 10_000): DataSourceOptions {

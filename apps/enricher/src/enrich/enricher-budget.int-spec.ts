@@ -65,6 +65,7 @@ describe('the enricher against Asana’s limits', () => {
         KAFKA_TOPIC_PREFIX: names.prefix,
         ASANA_BASE_URL: sim.apiUrl,
         ASANA_TOKEN: sim.token,
+        DATABASE_URL: db.url,
         KAFKAJS_NO_PARTITIONER_WARNING: '1',
         ...env,
       },

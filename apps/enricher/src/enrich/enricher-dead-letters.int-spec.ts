@@ -6,6 +6,7 @@ import { deadLetterTopic, TOPICS, type TopicNames } from '@asana-stream/contract
 import {
   AppProcess,
   asanaTaskEventEnvelope,
+  createTestDatabase,
   createTestTopics,
   freePort,
   startSimulatorProcess,
@@ -14,6 +15,7 @@ import {
   waitFor,
   TEST_BROKERS,
   type SimulatorProcess,
+  type TestDatabase,
 } from '@asana-stream/testing';
 
 const REPO_ROOT = resolve(__dirname, '../../../..');
@@ -23,12 +25,13 @@ const REPO_ROOT = resolve(__dirname, '../../../..');
 describe('an Asana resource the API refuses for good', () => {
   let names: TopicNames;
   let sim: SimulatorProcess;
+  let db: TestDatabase;
   let enricher: AppProcess;
   const kafka = testKafka();
   const logDir = join(REPO_ROOT, '.local/test-processes', `enricher-dlq-${randomBytes(3).toString('hex')}`);
 
   beforeAll(async () => {
-    names = await createTestTopics();
+    [names, db] = await Promise.all([createTestTopics(), createTestDatabase()]);
     sim = await startSimulatorProcess({}, logDir);
     enricher = await new AppProcess({
       app: 'enricher',
@@ -39,6 +42,7 @@ describe('an Asana resource the API refuses for good', () => {
         KAFKA_TOPIC_PREFIX: names.prefix,
         ASANA_BASE_URL: sim.apiUrl,
         ASANA_TOKEN: sim.token,
+        DATABASE_URL: db.url,
         KAFKAJS_NO_PARTITIONER_WARNING: '1',
       },
     }).start();
@@ -47,6 +51,7 @@ describe('an Asana resource the API refuses for good', () => {
   afterAll(async () => {
     await enricher?.stop();
     await sim?.stop();
+    await db?.drop();
   });
 
   it("sends only that gid's event to asana.events.dlq, others flow, and a re-drive applies it once Asana answers", async () => {

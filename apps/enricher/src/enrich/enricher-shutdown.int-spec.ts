@@ -6,6 +6,7 @@ import { TOPICS, type ResourceStateMessage, type TopicNames } from '@asana-strea
 import {
   AppProcess,
   asanaTaskEventEnvelope,
+  createTestDatabase,
   createTestTopics,
   freePort,
   startSimulatorProcess,
@@ -16,6 +17,7 @@ import {
   waitFor,
   TEST_BROKERS,
   type SimulatorProcess,
+  type TestDatabase,
 } from '@asana-stream/testing';
 
 const REPO_ROOT = resolve(__dirname, '../../../..');
@@ -43,18 +45,20 @@ const GRACE_PERIOD_MS = 30_000;
 describe('the enricher stopped during an Asana outage', () => {
   let names: TopicNames;
   let sim: SimulatorProcess;
+  let db: TestDatabase;
   const enrichers: AppProcess[] = [];
   const kafka = testKafka();
   const logDir = join(REPO_ROOT, '.local/test-processes', `enricher-shutdown-${randomBytes(3).toString('hex')}`);
 
   beforeAll(async () => {
-    names = await createTestTopics();
+    [names, db] = await Promise.all([createTestTopics(), createTestDatabase()]);
     sim = await startSimulatorProcess({}, logDir);
   });
 
   afterAll(async () => {
     await Promise.all(enrichers.map((enricher) => enricher.stop()));
     await sim?.stop();
+    await db?.drop();
   });
 
   async function startEnricher(name: string): Promise<AppProcess> {
@@ -67,6 +71,7 @@ describe('the enricher stopped during an Asana outage', () => {
         KAFKA_TOPIC_PREFIX: names.prefix,
         ASANA_BASE_URL: sim.apiUrl,
         ASANA_TOKEN: sim.token,
+        DATABASE_URL: db.url,
         KAFKAJS_NO_PARTITIONER_WARNING: '1',
       },
     });

@@ -117,6 +117,16 @@ export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationS
   }
 
   /**
+   * Any other request to Asana (the Events API follower's reads), paced within the same budget
+   * and cancelled as fetches are: by `signal`, or by the app's shutdown.
+   */
+  run<T>(request: (signal?: AbortSignal) => Promise<T>, { signal }: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.pacer.run(request, {
+      signal: signal ? AbortSignal.any([this.shutdown.signal, signal]) : this.shutdown.signal,
+    });
+  }
+
+  /**
    * Ends every fetch, waiting or in flight, and refuses new ones. Before shutdown, not on it:
    * Nest closes the consumer between the two hooks, and the close waits for the handler in flight.
    */

@@ -1,0 +1,162 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { TOPICS, type AsanaEventEnvelope, type ResourceStateMessage, type TopicNames } from '@asana-stream/contracts';
+import {
+  AppProcess,
+  createTestDatabase,
+  createTestTopics,
+  freePort,
+  startSimulatorProcess,
+  stoppedCleanly,
+  TopicRecorder,
+  waitFor,
+  TEST_BROKERS,
+  type SimulatorProcess,
+  type TestDatabase,
+} from '@asana-stream/testing';
+import { EXPIRED_REASON, FIRST_READ_REASON } from './follow-events';
+
+const REPO_ROOT = resolve(__dirname, '../../../..');
+
+interface StreamRow {
+  sync_token: string | null;
+  events_read: string;
+  events_published: string;
+  resync_requested_at: Date | null;
+  resync_reason: string | null;
+  leased_by: string | null;
+}
+
+/**
+ * The enricher as deployed (its production entrypoint), following the simulator's Events API for
+ * a subscription whose webhook delivers nothing at all: what the webhook lost reaches
+ * `asana.events` and `asana.state` all the same, and only what the projection lacks.
+ */
+describe('the Events API follower (enricher process, real Kafka and Postgres, simulated Asana)', () => {
+  let names: TopicNames;
+  let db: TestDatabase;
+  let sim: SimulatorProcess;
+  let pg: Client;
+  let enricher: AppProcess | undefined;
+  let recorder: TopicRecorder | undefined;
+  const logDir = join(REPO_ROOT, '.local/test-processes', `events-follower-${randomBytes(3).toString('hex')}`);
+
+  beforeAll(async () => {
+    [names, db] = await Promise.all([createTestTopics(), createTestDatabase()]);
+    sim = await startSimulatorProcess({ SIM_RATE_LIMIT_REQUESTS: '0' }, logDir);
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
+  });
+
+  afterAll(async () => {
+    await recorder?.stop();
+    await enricher?.stop();
+    await pg?.end();
+    await sim?.stop();
+    await db?.drop();
+  });
+
+  const stream = async (resource: string): Promise<StreamRow | undefined> =>
+    (await pg.query<StreamRow>('SELECT * FROM event_streams WHERE resource_gid = $1', [resource])).rows[0];
+
+  async function renameTask(gid: string, name: string): Promise<void> {
+    const response = await fetch(`${sim.apiUrl}/tasks/${gid}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${sim.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ data: { name } }),
+    });
+    if (!response.ok) throw new Error(`PUT /tasks/${gid} → ${response.status}`);
+  }
+
+  it('reads what the webhook lost, publishes only what the projection lacks, and restarts on an expired token', async () => {
+    const state = (await (await fetch(`${sim.baseUrl}/_sim/state`)).json()) as {
+      data: { projects: { gid: string }[] };
+    };
+    const project = state.data.projects[0].gid;
+    const [reflected, lostA, lostB] = await sim.firstProjectTaskGids();
+    // A subscription on the project whose webhook (as far as this test goes) delivers nothing.
+    await pg.query(
+      `INSERT INTO subscriptions (id, resource_gid, target_url, status, secret) VALUES ($1, $2, 'http://ingest/x', 'active', 's')`,
+      [randomUUID(), project],
+    );
+    // The projection already holds a newer state of one task than any change made below.
+    await pg.query(`INSERT INTO tasks (gid, state, version, updated_at) VALUES ($1, $2, $3, now())`, [
+      reflected,
+      JSON.stringify({ gid: reflected }),
+      Date.parse('2100-01-01T00:00:00Z'),
+    ]);
+
+    recorder = await new TopicRecorder([names.physical(TOPICS.events.name), names.physical(TOPICS.state.name)]).start();
+    enricher = await new AppProcess({
+      app: 'enricher',
+      port: await freePort(),
+      logDir,
+      env: {
+        KAFKA_BROKERS: TEST_BROKERS,
+        KAFKA_TOPIC_PREFIX: names.prefix,
+        DATABASE_URL: db.url,
+        ASANA_BASE_URL: sim.apiUrl,
+        ASANA_TOKEN: sim.token,
+        EVENTS_POLL_INTERVAL_MS: '200',
+        KAFKAJS_NO_PARTITIONER_WARNING: '1',
+      },
+    }).start();
+
+    // The first read: Asana answers 412 with the token to start from, and a resync is asked for.
+    const first = await waitFor('the first sync token', async () => {
+      const row = await stream(project);
+      return row?.sync_token ? row : undefined;
+    });
+    expect(first.resync_reason).toBe(FIRST_READ_REASON);
+    expect(first.resync_requested_at).not.toBeNull();
+
+    for (const gid of [reflected, lostA, lostB]) await renameTask(gid, `renamed ${gid}`);
+
+    const eventsTopic = names.physical(TOPICS.events.name);
+    const stateTopic = names.physical(TOPICS.state.name);
+    const fromEventsApi = () =>
+      recorder!.messages
+        .filter((m) => m.topic === eventsTopic)
+        .map((m) => m.value as AsanaEventEnvelope)
+        .filter((e) => e.source === 'events-api');
+    await waitFor('the lost changes enriched into asana.state', () => {
+      const states = recorder!.messages
+        .filter((m) => m.topic === stateTopic)
+        .map((m) => m.value as ResourceStateMessage);
+      const names = new Map(states.map((s) => [s.gid, s.state?.name]));
+      return names.get(lostA) === `renamed ${lostA}` && names.get(lostB) === `renamed ${lostB}` ? true : undefined;
+    });
+    const published = fromEventsApi();
+    expect(new Set(published.map((e) => e.event.resource.gid))).toEqual(new Set([lostA, lostB]));
+    for (const envelope of published) {
+      expect(envelope).toMatchObject({ subscriptionId: null, deliveryId: null, event: { action: 'changed' } });
+    }
+    // Every message is keyed by its resource, so a gid keeps its order with webhook events.
+    for (const message of recorder.messages.filter((m) => m.topic === eventsTopic)) {
+      expect(message.key).toBe((message.value as AsanaEventEnvelope).event.resource.gid);
+    }
+    const after = await waitFor('the read counted', async () => {
+      const row = await stream(project);
+      return row && Number(row.events_published) === published.length ? row : undefined;
+    });
+    // The reflected task's event was read, but not published.
+    expect(Number(after.events_read)).toBeGreaterThan(Number(after.events_published));
+
+    // A resync took the request; then Asana forgets the token.
+    await pg.query('UPDATE event_streams SET resync_requested_at = NULL, resync_reason = NULL');
+    const expire = await fetch(`${sim.baseUrl}/_sim/events/expire-sync-tokens`, { method: 'POST' });
+    expect(expire.ok).toBe(true);
+    const restarted = await waitFor('a resync asked for after the 412', async () => {
+      const row = await stream(project);
+      return row?.resync_reason ? row : undefined;
+    });
+    expect(restarted.resync_reason).toBe(EXPIRED_REASON);
+    expect(restarted.sync_token).not.toBe(after.sync_token);
+
+    // Shutdown ends the follower's loop with the rest of the app, well within Kubernetes' 30 s.
+    const exit = await enricher.stop();
+    expect(stoppedCleanly(exit)).toBe(true);
+    enricher = undefined;
+  });
+});
