@@ -33,12 +33,16 @@ export interface Pipeline {
   logDir: string;
 }
 
-/** `simulatorEnv` adds to (or overrides) the simulator's settings, e.g. its webhook fault rates. */
+/**
+ * `simulatorEnv` adds to (or overrides) the simulator's settings, e.g. its webhook fault rates;
+ * `enricherEnv` the enricher's, e.g. how often it reads the Events API.
+ */
 export async function startPipeline(
   db: TestDatabase,
   names: TopicNames,
   receiver: OtlpReceiver,
   simulatorEnv: Record<string, string> = {},
+  enricherEnv: Record<string, string> = {},
 ): Promise<Pipeline> {
   const logDir = join(REPO_ROOT, '.local/e2e', `${new Date().toISOString().replace(/[:.]/g, '-')}-${names.prefix}`);
   const [simPort, ingestPort, enricherPort, projectorPort, fanoutPort] = await Promise.all(
@@ -70,7 +74,7 @@ export async function startPipeline(
   };
   const { ASANA_BASE_URL: _a, ASANA_TOKEN: _t, ...withoutAsana } = shared;
   const ingest = new AppProcess({ app: 'ingest', port: ingestPort, logDir, env: withoutAsana });
-  const enricher = new AppProcess({ app: 'enricher', port: enricherPort, logDir, env: shared });
+  const enricher = new AppProcess({ app: 'enricher', port: enricherPort, logDir, env: { ...shared, ...enricherEnv } });
   const projector = new AppProcess({ app: 'projector', port: projectorPort, logDir, env: withoutAsana });
   const fanout = new AppProcess({ app: 'fanout', port: fanoutPort, logDir, env: withoutAsana });
   await Promise.all([simulator, ingest, enricher, projector, fanout].map((app) => app.start()));
