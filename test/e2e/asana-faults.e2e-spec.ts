@@ -147,6 +147,9 @@ describe('the pipeline under lost, duplicated and reordered webhook deliveries',
       { timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(status.events).toBeGreaterThan(CHANGES);
+    // `status` shows the follower's work: every project followed, none failing, lost events brought back.
+    expect(status.eventsApi).toMatchObject({ followed: (await simulatedProjectGids(pipeline!)).length, failing: 0 });
+    expect(status.eventsApi.eventsPublished).toBeGreaterThan(0);
     const published = await totalEndOffset(testKafka(), [taskTopic()]);
     await waitFor(`${published} changes recorded`, () => changes.messages.length >= published);
 

@@ -59,6 +59,7 @@ describe('asana-stream cli against missing or unreachable dependencies', () => {
       enricherLag: 0,
       changes: 0,
       deadLetters: { 'asana.events.dlq': 0, 'asana.state.dlq': 0 },
+      eventsApi: { followed: 0, failing: 0, resyncRequested: 0, eventsRead: 0, eventsPublished: 0, oldestPollAt: null },
     });
     expect(run.stderr).toBe('');
   });

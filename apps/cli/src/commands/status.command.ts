@@ -22,6 +22,20 @@ export interface PipelineStatus {
   changes: number;
   /** Entries pending per dead-letter topic (`asana.events.dlq`: 0), see `asana-stream dlq list`. */
   deadLetters: Record<string, number>;
+  /**
+   * The Events API follower (`event_streams`): resources followed (with a sync token), failing (the
+   * last poll failed), waiting for a resync (a 412 asked for one), events read, and of those the
+   * ones published because the projection lacked them (lost webhook events), and when the oldest
+   * successful poll of a followed resource was (null: none yet).
+   */
+  eventsApi: {
+    followed: number;
+    failing: number;
+    resyncRequested: number;
+    eventsRead: number;
+    eventsPublished: number;
+    oldestPollAt: string | null;
+  };
 }
 
 async function messagesIn(admin: Admin, topic: string): Promise<number> {
@@ -49,24 +63,36 @@ async function rowCounts(dataSource: DataSource, table: 'tasks' | 'projects') {
 export async function readStatus(admin: Admin, dataSource: DataSource, names: TopicNames): Promise<PipelineStatus> {
   const topic = (logical: string) => names.physical(logical);
   const changeTopics = allTopics().filter((t) => t.name.startsWith('asana.changes.'));
-  const [deliveries, events, enricherLag, states, projectorLag, changes, tasks, projects, [outbox], deadLetters] =
-    await Promise.all([
-      messagesIn(admin, topic(TOPICS.deliveries.name)),
-      messagesIn(admin, topic(TOPICS.events.name)),
-      lagOf(admin, consumerGroupId(names.prefix, 'enricher'), topic(TOPICS.events.name)),
-      messagesIn(admin, topic(TOPICS.state.name)),
-      lagOf(admin, consumerGroupId(names.prefix, 'projector'), topic(TOPICS.state.name)),
-      Promise.all(changeTopics.map((t) => messagesIn(admin, topic(t.name)))).then((counts) =>
-        counts.reduce((a, b) => a + b, 0),
-      ),
-      rowCounts(dataSource, 'tasks'),
-      rowCounts(dataSource, 'projects'),
-      dataSource.query<
-        { total: string; unpublished: string; parked: string }[]
-      >(/* sql */ `SELECT count(*) AS total, count(*) FILTER (WHERE published_at IS NULL) AS unpublished,
+  const [
+    deliveries,
+    events,
+    enricherLag,
+    states,
+    projectorLag,
+    changes,
+    tasks,
+    projects,
+    [outbox],
+    deadLetters,
+    eventsApi,
+  ] = await Promise.all([
+    messagesIn(admin, topic(TOPICS.deliveries.name)),
+    messagesIn(admin, topic(TOPICS.events.name)),
+    lagOf(admin, consumerGroupId(names.prefix, 'enricher'), topic(TOPICS.events.name)),
+    messagesIn(admin, topic(TOPICS.state.name)),
+    lagOf(admin, consumerGroupId(names.prefix, 'projector'), topic(TOPICS.state.name)),
+    Promise.all(changeTopics.map((t) => messagesIn(admin, topic(t.name)))).then((counts) =>
+      counts.reduce((a, b) => a + b, 0),
+    ),
+    rowCounts(dataSource, 'tasks'),
+    rowCounts(dataSource, 'projects'),
+    dataSource.query<
+      { total: string; unpublished: string; parked: string }[]
+    >(/* sql */ `SELECT count(*) AS total, count(*) FILTER (WHERE published_at IS NULL) AS unpublished,
                           count(*) FILTER (WHERE parked_at IS NOT NULL AND published_at IS NULL) AS parked FROM outbox`),
-      deadLetterDepths(admin, names),
-    ]);
+    deadLetterDepths(admin, names),
+    eventsApiStatus(dataSource),
+  ]);
   return {
     deliveries,
     events,
@@ -78,6 +104,34 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
     outbox: { total: Number(outbox.total), unpublished: Number(outbox.unpublished), parked: Number(outbox.parked) },
     changes,
     deadLetters,
+    eventsApi,
+  };
+}
+
+async function eventsApiStatus(dataSource: DataSource): Promise<PipelineStatus['eventsApi']> {
+  const [row] = await dataSource.query<
+    {
+      followed: number;
+      failing: number;
+      resync_requested: number;
+      events_read: string;
+      events_published: string;
+      oldest_poll_at: Date | null;
+    }[]
+  >(/* sql */ `SELECT count(*) FILTER (WHERE sync_token IS NOT NULL)::int AS followed,
+                      count(*) FILTER (WHERE polls_failed > 0)::int AS failing,
+                      count(*) FILTER (WHERE resync_requested_at IS NOT NULL)::int AS resync_requested,
+                      coalesce(sum(events_read), 0)::text AS events_read,
+                      coalesce(sum(events_published), 0)::text AS events_published,
+                      min(last_polled_at) FILTER (WHERE sync_token IS NOT NULL AND polls_failed = 0) AS oldest_poll_at
+               FROM event_streams`);
+  return {
+    followed: row.followed,
+    failing: row.failing,
+    resyncRequested: row.resync_requested,
+    eventsRead: Number(row.events_read),
+    eventsPublished: Number(row.events_published),
+    oldestPollAt: row.oldest_poll_at?.toISOString() ?? null,
   };
 }
 
@@ -109,6 +163,9 @@ export function formatStatus(s: PipelineStatus): string {
     `dlq: ${Object.entries(s.deadLetters)
       .map(([topic, pending]) => `${topic.replace(/^asana\./, '').replace(/\.dlq$/, '')} ${pending}`)
       .join(', ')}`,
+    `events api: ${s.eventsApi.followed} followed, ${s.eventsApi.eventsPublished} of ${s.eventsApi.eventsRead} events published` +
+      (s.eventsApi.failing > 0 ? `, ${s.eventsApi.failing} failing` : '') +
+      (s.eventsApi.resyncRequested > 0 ? `, ${s.eventsApi.resyncRequested} awaiting resync` : ''),
   ].join(' | ');
 }
 
@@ -116,7 +173,7 @@ export function registerStatusCommand(program: Command, context: () => CliContex
   program
     .command('status')
     .description(
-      'show what has flowed through each stage: topic counts, consumer lag, projection rows, outbox (pending, parked), dead letters pending',
+      'show what has flowed through each stage: topic counts, consumer lag, projection rows, outbox (pending, parked), dead letters pending, the Events API follower',
     )
     .option('--watch <seconds>', 'refresh every N seconds until interrupted')
     .option('--json', 'print JSON instead of one line')
