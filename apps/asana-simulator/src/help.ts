@@ -8,6 +8,12 @@ Asana API (Authorization: Bearer $SIM_TOKEN), base /api/1.0:
   GET    /projects/{gid}   PUT /projects/{gid}   DELETE /projects/{gid}
   GET    /projects/{gid}/tasks   (limit 1-100, offset, opt_fields, completed_since)
   POST   /tasks   GET /tasks/{gid}   PUT /tasks/{gid}   DELETE /tasks/{gid}
+  GET    /tasks/{gid}/stories   POST /tasks/{gid}/stories (a comment: {"data":{"text":...}})
+  GET    /stories/{gid}   DELETE /stories/{gid} (own comments)
+  GET    /projects/{gid}/sections   POST /projects/{gid}/sections ({"data":{"name":...}})
+  GET    /sections/{gid}   DELETE /sections/{gid} (empty, not the project's last)
+  POST   /tags ({"data":{"name":...,"workspace":W}})   GET /tags/{gid}   DELETE /tags/{gid}
+  GET    /attachments/{gid}   DELETE /attachments/{gid}
   GET    /webhooks?workspace=W[&resource=R]   POST /webhooks (handshake inside the call)
   GET    /webhooks/{gid}   PUT /webhooks/{gid} (filters)   DELETE /webhooks/{gid}
   GET    /events?resource=R[&sync=S]   task or project events since S, 100 at a time (has_more);
@@ -18,9 +24,11 @@ Asana API (Authorization: Bearer $SIM_TOKEN), base /api/1.0:
 Simulator control (no auth):
   POST   /_sim/tasks/{gid}/undelete     restore a trashed task (records "undeleted")
   POST   /_sim/projects/{gid}/undelete  restore a trashed project
+  POST   /_sim/attachments              {"parent": TASK, "name": N, "url": U}: attach a link to a task
   GET    /_sim/state                    every project and task, with "deleted"
   GET    /_sim/deliveries[?webhook=G]   delivery counts and the latest attempts
-  POST   /_sim/traffic                  {"changes": N, "ratePerSecond": R}: random task changes
+  POST   /_sim/traffic                  {"changes": N, "ratePerSecond": R}: random task changes,
+                                        comments and new sections
   GET    /_sim/traffic  /_sim/traffic/{id}   progress of traffic runs
   GET    /_sim/rate-limits              the API's rate limits, admitted and refused requests
   GET    /_sim/rate-limits/in-flight    the most reads and writes one token had in flight at once

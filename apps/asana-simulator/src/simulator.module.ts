@@ -5,13 +5,18 @@ import { ApiRateLimits } from './api/api-rate-limits';
 import { AsanaAuthMiddleware } from './api/asana-auth.middleware';
 import { AsanaFailureMiddleware } from './api/asana-failure.middleware';
 import { AsanaRateLimitMiddleware } from './api/asana-rate-limit.middleware';
+import { AttachmentsController } from './api/attachments.controller';
 import { EventsController } from './api/events.controller';
 import { ProjectsController } from './api/projects.controller';
+import { SectionsController } from './api/sections.controller';
+import { StoriesController } from './api/stories.controller';
+import { TagsController } from './api/tags.controller';
 import { TasksController } from './api/tasks.controller';
 import { UsersController } from './api/users.controller';
 import { WebhooksController } from './api/webhooks.controller';
 import { WorkspacesController } from './api/workspaces.controller';
 import { CLOCK, systemClock, type Clock } from './clock';
+import { AttachmentsControlController } from './control/attachments-control.controller';
 import { ControlController } from './control/control.controller';
 import { HealthController } from './control/health.controller';
 import { EventStream } from './events/event-stream';
@@ -26,7 +31,11 @@ import { HttpWebhookTransport, WEBHOOK_TRANSPORT, type WebhookTransport } from '
 import { WebhookPresenter } from './webhooks/webhook.presenter';
 import { WebhookStore } from './webhooks/webhook.store';
 import { WebhooksService } from './webhooks/webhooks.service';
+import { AttachmentPresenter } from './workspace/attachment.presenter';
 import { ResourcePresenter } from './workspace/resource.presenter';
+import { SectionPresenter } from './workspace/section.presenter';
+import { StoryPresenter } from './workspace/story.presenter';
+import { TagPresenter } from './workspace/tag.presenter';
 import { WorkspaceService } from './workspace/workspace.service';
 
 /**
@@ -45,9 +54,14 @@ export class SimulatorModule implements NestModule {
         WorkspacesController,
         TasksController,
         ProjectsController,
+        StoriesController,
+        SectionsController,
+        TagsController,
+        AttachmentsController,
         WebhooksController,
         EventsController,
         ControlController,
+        AttachmentsControlController,
         HealthController,
       ],
       providers: [
@@ -79,6 +93,11 @@ export class SimulatorModule implements NestModule {
           inject: [WorkspaceService],
           useFactory: (workspace: WorkspaceService) => new ResourcePresenter(workspace),
         },
+        ...[StoryPresenter, SectionPresenter, TagPresenter, AttachmentPresenter].map((Presenter) => ({
+          provide: Presenter,
+          inject: [WorkspaceService],
+          useFactory: (workspace: WorkspaceService) => new Presenter(workspace),
+        })),
         {
           provide: WebhookPresenter,
           inject: [WorkspaceService],

@@ -138,7 +138,7 @@ export class ControlController {
     return { data: this.faults.stats() };
   }
 
-  /** Starts `changes` random task changes at `ratePerSecond`; answers at once with the run to poll. */
+  /** Starts `changes` random changes (tasks, comments, sections) at `ratePerSecond`; answers at once with the run to poll. */
   @Post('traffic')
   @HttpCode(202)
   startTraffic(@Body() body: { changes?: unknown; ratePerSecond?: unknown } | undefined) {

@@ -30,6 +30,26 @@ describe('TrafficService', () => {
     expect(new Set(events.map((r) => r.event.action))).toEqual(new Set(['added', 'changed', 'deleted', 'undeleted']));
   });
 
+  it('adds comments to tasks and sections to projects, each announced by its "added" event', () => {
+    const { traffic, events, workspace } = setup();
+    const kinds = Array.from({ length: 300 }, () => traffic.step());
+    const added = (type: string) =>
+      events.filter((r) => r.event.action === 'added' && r.event.resource.resource_type === type).map((r) => r.event);
+    const comments = workspace
+      .allTasks()
+      .flatMap((task) => task.storyGids.map((gid) => ({ task, story: workspace.stories.find(gid)! })))
+      .filter(({ story }) => story.details.subtype === 'comment_added');
+    expect(comments).toHaveLength(kinds.filter((kind) => kind === 'comment').length);
+    expect(comments.length).toBeGreaterThan(0);
+    expect(added('story').map((e) => [e.resource.gid, e.parent?.gid])).toEqual(
+      comments.map(({ task, story }) => [story.gid, task.gid]).sort((a, b) => a[0].localeCompare(b[0])),
+    );
+    const sections = kinds.filter((kind) => kind === 'section').length;
+    expect(sections).toBeGreaterThan(0);
+    expect(added('section')).toHaveLength(sections);
+    for (const event of added('section')) expect(event.parent?.resource_type).toBe('project');
+  });
+
   it('makes the same changes for the same seed', () => {
     const a = setup(42);
     const b = setup(42);

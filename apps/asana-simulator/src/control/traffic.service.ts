@@ -1,19 +1,33 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { Clock } from '../clock';
 import { invalidRequest, unknownObject } from '../simulator.errors';
-import type { TaskRecord } from '../workspace/workspace.records';
+import type { ProjectRecord, TaskRecord } from '../workspace/workspace.records';
 import type { WorkspaceService } from '../workspace/workspace.service';
 import { SeededRandom } from './random';
 
-export const TRAFFIC_KINDS = ['create', 'rename', 'complete', 'assign', 'delete', 'undelete'] as const;
+export const TRAFFIC_KINDS = [
+  'create',
+  'rename',
+  'complete',
+  'assign',
+  'comment',
+  'section',
+  'delete',
+  'undelete',
+] as const;
 export type TrafficKind = (typeof TRAFFIC_KINDS)[number];
 
-/** How often each kind is picked; deletes and undeletes are rarer, as in real use. */
+/**
+ * How often each kind is picked: task edits most, comments nearly as often, deletes and undeletes
+ * rarer, and a new section now and then, as in real use.
+ */
 const WEIGHTS: Record<TrafficKind, number> = {
   create: 20,
   rename: 25,
   complete: 20,
   assign: 20,
+  comment: 15,
+  section: 3,
   delete: 8,
   undelete: 7,
 };
@@ -43,9 +57,9 @@ interface ActiveRun {
 }
 
 /**
- * The demo's traffic source: random task changes (create, rename, complete, assign, delete,
- * undelete) across the seeded projects at a steady rate, made through the same domain calls as
- * the API so they record the same events.
+ * The demo's traffic source: random changes across the seeded projects at a steady rate (task
+ * create, rename, complete, assign, delete, undelete; comments on tasks; new sections), made
+ * through the same domain calls as the API so they record the same events.
  */
 export class TrafficService implements OnModuleDestroy {
   private readonly logger = new Logger(TrafficService.name);
@@ -75,7 +89,7 @@ export class TrafficService implements OnModuleDestroy {
       changes: changes as number,
       rate_per_second: ratePerSecond,
       done: 0,
-      by_kind: { create: 0, rename: 0, complete: 0, assign: 0, delete: 0, undelete: 0 },
+      by_kind: Object.fromEntries(TRAFFIC_KINDS.map((kind) => [kind, 0])) as Record<TrafficKind, number>,
       status: 'running',
       started_at: new Date(now).toISOString(),
       finished_at: null,
@@ -106,10 +120,8 @@ export class TrafficService implements OnModuleDestroy {
     const actor = this.random.next() < SYSTEM_SHARE ? null : this.random.pick(this.workspace.allUsers()).gid;
     switch (kind) {
       case 'create': {
-        const projects = this.workspace.seededProjects().filter((project) => !project.deleted);
-        const project = this.random.pick(projects);
         const name = `Generated task ${this.random.int(1_000_000)}`;
-        this.workspace.createTask({ name, projects: [project.gid] }, actor);
+        this.workspace.createTask({ name, projects: [this.pickLiveProject().gid] }, actor);
         break;
       }
       case 'rename': {
@@ -128,6 +140,16 @@ export class TrafficService implements OnModuleDestroy {
         const others = this.workspace.allUsers().filter((user) => user.gid !== task.assigneeGid);
         const assignee = task.assigneeGid !== null && this.random.next() < 0.2 ? null : this.random.pick(others).gid;
         this.workspace.updateTask(task.gid, { assignee }, actor);
+        break;
+      }
+      case 'comment': {
+        const text = `Generated comment ${this.random.int(1_000_000)}`;
+        this.workspace.stories.addComment(this.random.pick(live).gid, { text }, actor);
+        break;
+      }
+      case 'section': {
+        const name = `Generated section ${this.random.int(1_000_000)}`;
+        this.workspace.sections.create(this.pickLiveProject().gid, { name }, actor);
         break;
       }
       case 'delete':
@@ -175,7 +197,9 @@ export class TrafficService implements OnModuleDestroy {
 
   private pickKind(haveLive: boolean, haveTrashed: boolean): TrafficKind {
     const possible = TRAFFIC_KINDS.filter((kind) => {
-      if (kind === 'create') return this.workspace.seededProjects().some((project) => !project.deleted);
+      if (kind === 'create' || kind === 'section') {
+        return this.workspace.seededProjects().some((project) => !project.deleted);
+      }
       if (kind === 'undelete') return haveTrashed;
       return haveLive;
     });
@@ -187,6 +211,10 @@ export class TrafficService implements OnModuleDestroy {
       if (roll < 0) return kind;
     }
     return possible[possible.length - 1];
+  }
+
+  private pickLiveProject(): ProjectRecord {
+    return this.random.pick(this.workspace.seededProjects().filter((project) => !project.deleted));
   }
 
   private seededTasks(include: (task: TaskRecord) => boolean): TaskRecord[] {

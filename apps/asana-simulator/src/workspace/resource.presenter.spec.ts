@@ -30,7 +30,16 @@ describe('ResourcePresenter', () => {
       modified_at: '2026-01-05T10:00:00.000Z',
       assignee: { gid: workspace.me().gid, resource_type: 'user', name: workspace.me().name },
       projects: [{ gid: project.gid, resource_type: 'project', name: project.name }],
-      memberships: [{ project: { gid: project.gid }, section: { resource_type: 'section' } }],
+      memberships: [
+        {
+          project: { gid: project.gid },
+          section: {
+            gid: workspace.sections.history(project)[0].gid,
+            resource_type: 'section',
+            name: 'Untitled section',
+          },
+        },
+      ],
       workspace: { gid: workspace.workspace.gid, resource_type: 'workspace', name: workspace.workspace.name },
       permalink_url: expect.stringContaining(task.gid),
     });

@@ -1,13 +1,8 @@
+import { COMPACT, CompactRefs, iso, withCompactRefs } from './compact-refs';
+import { htmlBody } from './html';
 import { fieldTree, selectFields, type FieldTree, type JsonObject } from './opt-fields';
-import type { ProjectRecord, TaskRecord, UserRecord } from './workspace.records';
+import type { ProjectRecord, SectionRecord, TaskRecord, UserRecord } from './workspace.records';
 import type { WorkspaceService } from './workspace.service';
-
-const COMPACT_REF = ['resource_type', 'name'];
-
-/** The nested fields Asana fills in by default: each referenced resource as {gid, resource_type, name}. */
-function withCompactRefs(topLevel: readonly string[], refs: readonly string[]): FieldTree {
-  return fieldTree([...topLevel, ...refs.flatMap((ref) => COMPACT_REF.map((field) => `${ref}.${field}`))]);
-}
 
 /*
  * What GET returns without opt_fields. Asana's full task and project records leave out the fields
@@ -85,18 +80,8 @@ const PROJECT_DEFAULT = withCompactRefs(
   ],
   ['members', 'owner', 'team', 'workspace'],
 );
-const COMPACT = fieldTree(COMPACT_REF);
-
 const USER_DEFAULT = withCompactRefs(['resource_type', 'name', 'email', 'photo', 'workspaces'], ['workspaces']);
 const WORKSPACE_DEFAULT = fieldTree(['resource_type', 'name', 'email_domains', 'is_organization']);
-
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
-}
 
 /**
  * Renders records as Asana's API does. Each resource is first expanded to every field the
@@ -104,7 +89,11 @@ function escapeHtml(text: string): string {
  * without them, to the endpoint's default representation.
  */
 export class ResourcePresenter {
-  constructor(private readonly records: WorkspaceService) {}
+  private readonly refs: CompactRefs;
+
+  constructor(private readonly records: WorkspaceService) {
+    this.refs = new CompactRefs(records);
+  }
 
   task(task: TaskRecord, fields: FieldTree = TASK_DEFAULT): JsonObject {
     return selectFields(this.expandTask(task), fields);
@@ -123,15 +112,15 @@ export class ResourcePresenter {
   }
 
   user(user: UserRecord, fields: FieldTree = USER_DEFAULT): JsonObject {
-    return selectFields({ ...this.userRef(user.gid), workspaces: [this.workspaceRef()] }, fields);
+    return selectFields({ ...this.refs.user(user.gid), workspaces: [this.refs.workspace()] }, fields);
   }
 
   workspace(fields: FieldTree = WORKSPACE_DEFAULT): JsonObject {
-    return selectFields(this.workspaceRef(), fields);
+    return selectFields(this.refs.workspace(), fields);
   }
 
   workspaceCompact(fields: FieldTree = COMPACT): JsonObject {
-    return selectFields(this.workspaceRef(), fields);
+    return selectFields(this.refs.workspace(), fields);
   }
 
   private expandTask(task: TaskRecord): JsonObject {
@@ -144,13 +133,13 @@ export class ResourcePresenter {
       name: task.name,
       resource_subtype: 'default_task',
       actual_time_minutes: null,
-      assignee: this.userRef(task.assigneeGid),
+      assignee: this.refs.user(task.assigneeGid),
       assignee_status: 'upcoming',
       completed: task.completed,
       completed_at: iso(task.completedAt),
-      completed_by: this.userRef(task.completedByGid),
+      completed_by: this.refs.user(task.completedByGid),
       created_at: iso(task.createdAt),
-      ...(task.createdByGid ? { created_by: this.userRef(task.createdByGid) } : {}),
+      ...(task.createdByGid ? { created_by: this.refs.user(task.createdByGid) } : {}),
       custom_fields: [],
       dependencies: [],
       dependents: [],
@@ -159,13 +148,13 @@ export class ResourcePresenter {
       followers: [],
       hearted: false,
       hearts: [],
-      html_notes: `<body>${escapeHtml(task.notes)}</body>`,
+      html_notes: htmlBody(task.notes),
       is_rendered_as_separator: false,
       liked: false,
       likes: [],
       memberships: projects.map((project) => ({
-        project: this.projectRef(project),
-        section: { gid: project.section.gid, resource_type: 'section', name: project.section.name },
+        project: this.refs.project(project),
+        section: this.refs.section(this.records.sections.find(task.sectionByProject[project.gid]) as SectionRecord),
       })),
       modified_at: iso(task.modifiedAt),
       notes: task.notes,
@@ -174,18 +163,18 @@ export class ResourcePresenter {
       num_subtasks: 0,
       parent: null,
       permalink_url: `https://app.asana.com/0/${projects[0]?.gid ?? 0}/${task.gid}`,
-      projects: projects.map((project) => this.projectRef(project)),
+      projects: projects.map((project) => this.refs.project(project)),
       start_at: null,
       start_on: null,
       tags: [],
-      workspace: this.workspaceRef(),
+      workspace: this.refs.workspace(),
     };
   }
 
   private expandProject(project: ProjectRecord): JsonObject {
-    const owner = this.userRef(project.ownerGid);
+    const owner = this.refs.user(project.ownerGid);
     return {
-      ...this.projectRef(project),
+      ...this.refs.project(project),
       archived: project.archived,
       color: project.color,
       completed: false,
@@ -202,7 +191,7 @@ export class ResourcePresenter {
       due_date: null,
       due_on: null,
       followers: [],
-      html_notes: `<body>${escapeHtml(project.notes)}</body>`,
+      html_notes: htmlBody(project.notes),
       icon: 'list',
       members: owner ? [owner] : [],
       minimum_access_level_for_customization: 'editor',
@@ -216,22 +205,7 @@ export class ResourcePresenter {
       public: true,
       start_on: null,
       team: { gid: this.records.team.gid, resource_type: 'team', name: this.records.team.name },
-      workspace: this.workspaceRef(),
+      workspace: this.refs.workspace(),
     };
-  }
-
-  private projectRef(project: ProjectRecord): JsonObject {
-    return { gid: project.gid, resource_type: 'project', name: project.name };
-  }
-
-  private userRef(gid: string | null): JsonObject | null {
-    const user = gid === null ? undefined : this.records.findUser(gid);
-    if (!user) return null;
-    return { gid: user.gid, resource_type: 'user', name: user.name, email: user.email, photo: null };
-  }
-
-  private workspaceRef(): JsonObject {
-    const { gid, name, emailDomains } = this.records.workspace;
-    return { gid, resource_type: 'workspace', name, email_domains: emailDomains, is_organization: true };
   }
 }

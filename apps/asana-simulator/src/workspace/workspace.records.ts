@@ -22,10 +22,13 @@ export interface UserRecord {
   email: string;
 }
 
-/** Each project has one section ("Untitled section"), as a new Asana project does. */
+/** A section of one project; every project starts with "Untitled section", as a new Asana project does. */
 export interface SectionRecord {
   gid: string;
   name: string;
+  projectGid: string;
+  createdAt: number;
+  deleted: boolean;
 }
 
 export interface ProjectRecord {
@@ -36,7 +39,8 @@ export interface ProjectRecord {
   color: string | null;
   ownerGid: string | null;
   teamGid: string;
-  section: SectionRecord;
+  /** Its sections in the project's order, deleted ones included (hidden), like `taskGids`. */
+  sectionGids: string[];
   createdAt: number;
   modifiedAt: number;
   /** In the trash: the API answers 404, but it can be undeleted. */
@@ -55,8 +59,82 @@ export interface TaskRecord {
   assigneeGid: string | null;
   createdByGid: string | null;
   projectGids: string[];
+  /** The section the task sits in, per project gid (its `memberships`). */
+  sectionByProject: Record<string, string>;
+  /** Every story ever recorded on the task, in order, deleted ones included (hidden). */
+  storyGids: string[];
   createdAt: number;
   modifiedAt: number;
+  deleted: boolean;
+}
+
+/**
+ * What a story records, by `resource_subtype`, with the conditional fields Asana shows for it.
+ * Only the subtypes the simulator's own changes make.
+ */
+export type StoryDetails =
+  | { subtype: 'comment_added' }
+  | { subtype: 'added_to_project'; projectGid: string }
+  | { subtype: 'name_changed'; oldName: string; newName: string }
+  | { subtype: 'notes_changed' }
+  | { subtype: 'assigned'; assigneeGid: string }
+  | { subtype: 'unassigned' }
+  | { subtype: 'marked_complete' }
+  | { subtype: 'marked_incomplete' }
+  | { subtype: 'attachment_added' };
+
+/** A story on a task: a comment, or a system story a change of the task made. */
+export interface StoryRecord {
+  gid: string;
+  taskGid: string;
+  details: StoryDetails;
+  /** Human-readable, without the creator's name; fixed when made, as Asana's is. */
+  text: string;
+  htmlText: string;
+  /** null for a change made by the system (a rule), like the event's `user`. */
+  createdByGid: string | null;
+  createdAt: number;
+  deleted: boolean;
+}
+
+export const TAG_COLORS = [
+  'dark-pink',
+  'dark-green',
+  'dark-blue',
+  'dark-red',
+  'dark-teal',
+  'dark-brown',
+  'dark-orange',
+  'dark-purple',
+  'dark-warm-gray',
+  'light-pink',
+  'light-green',
+  'light-blue',
+  'light-red',
+  'light-teal',
+  'light-brown',
+  'light-orange',
+  'light-purple',
+  'light-warm-gray',
+] as const;
+export type TagColor = (typeof TAG_COLORS)[number];
+
+export interface TagRecord {
+  gid: string;
+  name: string;
+  color: TagColor | null;
+  notes: string;
+  createdAt: number;
+  deleted: boolean;
+}
+
+/** A link attached to a task (Asana's `external` attachment: a URL, no uploaded bytes). */
+export interface AttachmentRecord {
+  gid: string;
+  name: string;
+  url: string;
+  taskGid: string;
+  createdAt: number;
   deleted: boolean;
 }
 

@@ -1,7 +1,22 @@
-import type { AsanaEvent, AsanaEventChange, AsanaResourceRef } from '@asana-stream/asana';
+import type { AsanaResourceRef } from '@asana-stream/asana';
 import type { Clock } from '../clock';
 import type { GidSequence } from '../gid-sequence';
 import { invalidRequest, unknownObject, unrecognizedId } from '../simulator.errors';
+import { ProjectSections } from './project-sections';
+import {
+  addedToProject,
+  assigned,
+  completionChanged,
+  nameChanged,
+  notesChanged,
+  unassigned,
+  type StoryDraft,
+} from './story-drafts';
+import { TaskAttachments } from './task-attachments';
+import { TaskStories } from './task-stories';
+import type { WorkspaceLookup } from './workspace-context';
+import { compactEvent, nextModifiedAt, projectRef, taskRef, taskWatchers, WorkspaceEvents } from './workspace-events';
+import { WorkspaceTags } from './workspace-tags';
 import type {
   ProjectRecord,
   TaskRecord,
@@ -57,16 +72,22 @@ const SEED_TASK_NAMES = ['Write the spec', 'Review the design', 'Fix the flaky t
 
 /**
  * The simulated workspace: one workspace (an organization with one team), its users, projects
- * and tasks. Every mutation bumps the resource's `modified_at` and records the compact events
- * Asana would send for it, which listeners (the webhook deliveries) receive synchronously.
+ * and tasks, and the parts that hang from them: projects' sections, tasks' stories and
+ * attachments, the workspace's tags. Every mutation bumps the resource's `modified_at` (where it
+ * has one) and records the compact events Asana would send for it, which listeners (the webhook
+ * deliveries) receive synchronously.
  */
-export class WorkspaceService {
+export class WorkspaceService implements WorkspaceLookup {
   readonly workspace: WorkspaceRecord;
   readonly team: TeamRecord;
+  readonly sections: ProjectSections;
+  readonly stories: TaskStories;
+  readonly tags: WorkspaceTags;
+  readonly attachments: TaskAttachments;
   private readonly users = new Map<string, UserRecord>();
   private readonly projects = new Map<string, ProjectRecord>();
   private readonly tasks = new Map<string, TaskRecord>();
-  private readonly listeners = new Set<WorkspaceEventListener>();
+  private readonly events = new WorkspaceEvents();
   private readonly seededProjectGids: string[] = [];
 
   constructor(
@@ -74,6 +95,11 @@ export class WorkspaceService {
     private readonly gids: GidSequence,
     seed: SeedOptions,
   ) {
+    const context = { clock, gids, events: this.events, records: this };
+    this.sections = new ProjectSections(context);
+    this.stories = new TaskStories(context);
+    this.tags = new WorkspaceTags(context);
+    this.attachments = new TaskAttachments(context, this.stories);
     this.workspace = { gid: gids.next(), name: 'Simulated Workspace', emailDomains: ['example.com'] };
     this.team = { gid: gids.next(), name: 'Engineering' };
     for (let i = 0; i < seed.users; i += 1) {
@@ -99,8 +125,7 @@ export class WorkspaceService {
 
   /** Registers a listener for recorded events; returns its removal. */
   onEvents(listener: WorkspaceEventListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.subscribe(listener);
   }
 
   /** The user the API token belongs to. */
@@ -201,8 +226,8 @@ export class WorkspaceService {
       projectGids.length > 0
         ? projectGids.map((gid) => ({ gid, resource_type: 'project' }))
         : [{ gid: this.workspace.gid, resource_type: 'workspace' }];
-    this.emit(
-      parents.map((parent) => this.event(task.modifiedAt, actorGid, 'added', taskRef(task), parent)),
+    this.events.record(
+      parents.map((parent) => compactEvent(task.modifiedAt, actorGid, 'added', taskRef(task), parent)),
       taskWatchers(task),
     );
     return task;
@@ -211,36 +236,44 @@ export class WorkspaceService {
   updateTask(gid: string, input: UpdateTaskInput, actorGid: string | null): TaskRecord {
     const task = this.getTask(gid);
     const changes: FieldChange[] = [];
+    // The system stories the changes make, as Asana shows them in the task's activity.
+    const stories: StoryDraft[] = [];
     if (input.name !== undefined && input.name !== task.name) {
+      stories.push(nameChanged(task.name, input.name));
       task.name = input.name;
       changes.push({ field: 'name' });
     }
     if (input.notes !== undefined && input.notes !== task.notes) {
+      stories.push(notesChanged());
       task.notes = input.notes;
       changes.push({ field: 'notes' });
     }
     if (input.assignee !== undefined) {
-      const assigneeGid = input.assignee === null ? null : this.requireUser('assignee', input.assignee, actorGid).gid;
-      if (assigneeGid !== task.assigneeGid) {
-        task.assigneeGid = assigneeGid;
+      const assignee = input.assignee === null ? null : this.requireUser('assignee', input.assignee, actorGid);
+      if ((assignee?.gid ?? null) !== task.assigneeGid) {
+        const previous = task.assigneeGid === null ? undefined : this.users.get(task.assigneeGid);
+        task.assigneeGid = assignee?.gid ?? null;
         changes.push({
           field: 'assignee',
-          value: assigneeGid === null ? null : { gid: assigneeGid, resource_type: 'user' },
+          value: assignee === null ? null : { gid: assignee.gid, resource_type: 'user' },
         });
+        stories.push(assignee === null ? unassigned(previous) : assigned(assignee));
       }
     }
     const completing = input.completed !== undefined && input.completed !== task.completed;
     if (completing) {
+      stories.push(completionChanged(input.completed as boolean));
       task.completed = input.completed as boolean;
       // Asana records a completion as two changes with the same created_at.
       changes.push({ field: 'completed' }, { field: 'completed_at' });
     }
     if (changes.length === 0) return task;
-    task.modifiedAt = this.nextModifiedAt(task.modifiedAt);
+    task.modifiedAt = nextModifiedAt(this.clock, task.modifiedAt);
     if (completing) {
       task.completedAt = task.completed ? task.modifiedAt : null;
       task.completedByGid = task.completed ? actorGid : null;
     }
+    for (const story of stories) this.stories.record(task, story, task.modifiedAt, actorGid);
     this.emitChanges(task.modifiedAt, actorGid, taskRef(task), changes, taskWatchers(task));
     return task;
   }
@@ -248,8 +281,8 @@ export class WorkspaceService {
   deleteTask(gid: string, actorGid: string | null): void {
     const task = this.getTask(gid);
     task.deleted = true;
-    task.modifiedAt = this.nextModifiedAt(task.modifiedAt);
-    this.emit([this.event(task.modifiedAt, actorGid, 'deleted', taskRef(task), null)], taskWatchers(task));
+    task.modifiedAt = nextModifiedAt(this.clock, task.modifiedAt);
+    this.events.record([compactEvent(task.modifiedAt, actorGid, 'deleted', taskRef(task), null)], taskWatchers(task));
   }
 
   /** Restores a task from the trash (Asana's UI can, its public API cannot). */
@@ -258,8 +291,8 @@ export class WorkspaceService {
     if (!task) throw unknownObject(gid);
     if (!task.deleted) throw invalidRequest(`task ${gid} is not in the trash`);
     task.deleted = false;
-    task.modifiedAt = this.nextModifiedAt(task.modifiedAt);
-    this.emit([this.event(task.modifiedAt, actorGid, 'undeleted', taskRef(task), null)], taskWatchers(task));
+    task.modifiedAt = nextModifiedAt(this.clock, task.modifiedAt);
+    this.events.record([compactEvent(task.modifiedAt, actorGid, 'undeleted', taskRef(task), null)], taskWatchers(task));
     return task;
   }
 
@@ -289,9 +322,9 @@ export class WorkspaceService {
       color: input.color ?? null,
       ownerGid,
     });
-    this.emit(
+    this.events.record(
       [
-        this.event(project.modifiedAt, actorGid, 'added', projectRef(project), {
+        compactEvent(project.modifiedAt, actorGid, 'added', projectRef(project), {
           gid: this.team.gid,
           resource_type: 'team',
         }),
@@ -319,7 +352,7 @@ export class WorkspaceService {
       }
     }
     if (changes.length === 0) return project;
-    project.modifiedAt = this.nextModifiedAt(project.modifiedAt);
+    project.modifiedAt = nextModifiedAt(this.clock, project.modifiedAt);
     this.emitChanges(project.modifiedAt, actorGid, projectRef(project), changes, this.projectWatchers(project));
     return project;
   }
@@ -328,9 +361,9 @@ export class WorkspaceService {
   deleteProject(gid: string, actorGid: string | null): void {
     const project = this.getProject(gid);
     project.deleted = true;
-    project.modifiedAt = this.nextModifiedAt(project.modifiedAt);
-    this.emit(
-      [this.event(project.modifiedAt, actorGid, 'deleted', projectRef(project), null)],
+    project.modifiedAt = nextModifiedAt(this.clock, project.modifiedAt);
+    this.events.record(
+      [compactEvent(project.modifiedAt, actorGid, 'deleted', projectRef(project), null)],
       this.projectWatchers(project),
     );
   }
@@ -340,21 +373,12 @@ export class WorkspaceService {
     if (!project) throw unknownObject(gid);
     if (!project.deleted) throw invalidRequest(`project ${gid} is not in the trash`);
     project.deleted = false;
-    project.modifiedAt = this.nextModifiedAt(project.modifiedAt);
-    this.emit(
-      [this.event(project.modifiedAt, actorGid, 'undeleted', projectRef(project), null)],
+    project.modifiedAt = nextModifiedAt(this.clock, project.modifiedAt);
+    this.events.record(
+      [compactEvent(project.modifiedAt, actorGid, 'undeleted', projectRef(project), null)],
       this.projectWatchers(project),
     );
     return project;
-  }
-
-  /**
-   * `modified_at` for a mutation now: the clock, or 1 ms past the previous value when the clock
-   * has not moved past it, so a resource's versions strictly increase (consumers order by them).
-   */
-  private nextModifiedAt(previous: number): number {
-    const now = this.clock.now();
-    return now > previous ? now : previous + 1;
   }
 
   private requireUser(field: string, ref: string, actorGid: string | null): UserRecord {
@@ -377,21 +401,27 @@ export class WorkspaceService {
       ...fields,
       gid: this.gids.next(),
       teamGid: this.team.gid,
-      section: { gid: this.gids.next(), name: 'Untitled section' },
+      sectionGids: [],
       createdAt: at,
       modifiedAt: at,
       deleted: false,
       taskGids: [],
     };
     this.projects.set(project.gid, project);
+    this.sections.addDefault(project);
     return project;
   }
 
+  /**
+   * A new task, in the first section of each of its projects, with the stories its creation makes
+   * in Asana (added to each project, assigned, completed), all by its creator at its `created_at`.
+   */
   private insertTask(
     fields: Pick<TaskRecord, 'name' | 'assigneeGid' | 'createdByGid' | 'projectGids'> & Partial<TaskRecord>,
   ): TaskRecord {
     const at = this.clock.now();
     const completed = fields.completed ?? false;
+    const projects = fields.projectGids.map((gid) => this.projects.get(gid) as ProjectRecord);
     const task: TaskRecord = {
       notes: '',
       ...fields,
@@ -399,35 +429,26 @@ export class WorkspaceService {
       completedAt: completed ? at : null,
       completedByGid: completed ? fields.createdByGid : null,
       gid: this.gids.next(),
+      sectionByProject: Object.fromEntries(projects.map((project) => [project.gid, this.sections.first(project).gid])),
+      storyGids: [],
       createdAt: at,
       modifiedAt: at,
       deleted: false,
     };
     this.tasks.set(task.gid, task);
-    for (const projectGid of task.projectGids) this.projects.get(projectGid)?.taskGids.push(task.gid);
+    for (const project of projects) project.taskGids.push(task.gid);
+    const assignee = task.assigneeGid === null ? undefined : this.users.get(task.assigneeGid);
+    const stories = [
+      ...projects.map((project) => addedToProject(project)),
+      ...(assignee ? [assigned(assignee)] : []),
+      ...(completed ? [completionChanged(true)] : []),
+    ];
+    for (const story of stories) this.stories.record(task, story, at, task.createdByGid);
     return task;
   }
 
   private projectWatchers(project: ProjectRecord): string[] {
     return [project.gid, this.workspace.gid];
-  }
-
-  private event(
-    at: number,
-    actorGid: string | null,
-    action: AsanaEvent['action'],
-    resource: AsanaResourceRef,
-    parent: AsanaResourceRef | null,
-    change?: AsanaEventChange,
-  ): AsanaEvent {
-    return {
-      user: actorGid === null ? null : { gid: actorGid, resource_type: 'user' },
-      created_at: new Date(at).toISOString(),
-      action,
-      resource,
-      parent,
-      ...(change ? { change } : {}),
-    };
   }
 
   private emitChanges(
@@ -437,9 +458,9 @@ export class WorkspaceService {
     changes: FieldChange[],
     watchers: string[],
   ): void {
-    this.emit(
+    this.events.record(
       changes.map(({ field, value }) =>
-        this.event(at, actorGid, 'changed', resource, null, {
+        compactEvent(at, actorGid, 'changed', resource, null, {
           field,
           action: 'changed',
           ...(value ? { new_value: value } : {}),
@@ -448,21 +469,4 @@ export class WorkspaceService {
       watchers,
     );
   }
-
-  private emit(events: AsanaEvent[], watchers: string[]): void {
-    const recorded = events.map((event) => ({ event, watchers }));
-    for (const listener of this.listeners) listener(recorded);
-  }
-}
-
-function taskRef(task: TaskRecord): AsanaResourceRef {
-  return { gid: task.gid, resource_type: 'task', resource_subtype: 'default_task' };
-}
-
-function projectRef(project: ProjectRecord): AsanaResourceRef {
-  return { gid: project.gid, resource_type: 'project' };
-}
-
-function taskWatchers(task: TaskRecord): string[] {
-  return [task.gid, ...task.projectGids];
 }
