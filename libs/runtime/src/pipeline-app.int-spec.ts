@@ -93,7 +93,19 @@ describe('a pipeline app whose dependency never answers', () => {
   it('logs one line per retry, then one fatal line naming Kafka, where and what to check, and exits 1', async () => {
     const kafka = await closedAddress();
 
-    const run = await runUntilExit('enricher', { ...QUICK_WAIT, KAFKA_BROKERS: kafka, ASANA_TOKEN: 'unused' });
+    // Postgres answers (the enricher's Events API follower keeps its place there): only Kafka does not.
+    const db = await createTestDatabase();
+    let run: Exited;
+    try {
+      run = await runUntilExit('enricher', {
+        ...QUICK_WAIT,
+        KAFKA_BROKERS: kafka,
+        DATABASE_URL: db.url,
+        ASANA_TOKEN: 'unused',
+      });
+    } finally {
+      await db.drop();
+    }
 
     expect(messages(run)).toEqual([
       `waiting for kafka at ${kafka} (attempt 1/3): connect ECONNREFUSED`,

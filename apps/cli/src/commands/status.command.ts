@@ -156,6 +156,10 @@ export async function assertTopicsExist(admin: Admin, names: TopicNames, brokers
 export function formatStatus(s: PipelineStatus): string {
   return [
     `ingest: ${s.deliveries} deliveries → ${s.events} events`,
+    // What the webhooks lost, read back into asana.events beside ingest's.
+    `events api: ${s.eventsApi.followed} followed, ${s.eventsApi.eventsPublished} of ${s.eventsApi.eventsRead} events published` +
+      (s.eventsApi.failing > 0 ? `, ${s.eventsApi.failing} failing` : '') +
+      (s.eventsApi.resyncRequested > 0 ? `, ${s.eventsApi.resyncRequested} awaiting resync` : ''),
     `enricher: lag ${s.enricherLag} → ${s.states} states`,
     `projector: lag ${s.projectorLag} → tasks ${s.tasks.live} (+${s.tasks.deleted} deleted), projects ${s.projects.live}`,
     `fanout: outbox ${s.outbox.total} (${s.outbox.unpublished} pending${s.outbox.parked > 0 ? `, ${s.outbox.parked} parked` : ''}) → ${s.changes} changes`,
@@ -163,9 +167,6 @@ export function formatStatus(s: PipelineStatus): string {
     `dlq: ${Object.entries(s.deadLetters)
       .map(([topic, pending]) => `${topic.replace(/^asana\./, '').replace(/\.dlq$/, '')} ${pending}`)
       .join(', ')}`,
-    `events api: ${s.eventsApi.followed} followed, ${s.eventsApi.eventsPublished} of ${s.eventsApi.eventsRead} events published` +
-      (s.eventsApi.failing > 0 ? `, ${s.eventsApi.failing} failing` : '') +
-      (s.eventsApi.resyncRequested > 0 ? `, ${s.eventsApi.resyncRequested} awaiting resync` : ''),
   ].join(' | ');
 }
 

@@ -60,16 +60,19 @@ describe('the Events API follower (enricher process, real Kafka and Postgres, si
   const stream = async (resource: string): Promise<StreamRow | undefined> =>
     (await pg.query<StreamRow>('SELECT * FROM event_streams WHERE resource_gid = $1', [resource])).rows[0];
 
-  async function renameTask(gid: string, name: string): Promise<void> {
-    const response = await fetch(`${sim.apiUrl}/tasks/${gid}`, {
-      method: 'PUT',
+  async function asanaCall<T>(method: string, path: string, data: unknown): Promise<T> {
+    const response = await fetch(`${sim.apiUrl}${path}`, {
+      method,
       headers: { authorization: `Bearer ${sim.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ data: { name } }),
+      body: JSON.stringify({ data }),
     });
-    if (!response.ok) throw new Error(`PUT /tasks/${gid} → ${response.status}`);
+    if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${await response.text()}`);
+    return ((await response.json()) as { data: T }).data;
   }
 
-  it('reads what the webhook lost, publishes only what the projection lacks, and restarts on an expired token', async () => {
+  const renameTask = (gid: string, name: string) => asanaCall('PUT', `/tasks/${gid}`, { name });
+
+  it('reads what the webhook lost (comments and sections too), publishes only what the projection lacks, and restarts on an expired token', async () => {
     const state = (await (await fetch(`${sim.baseUrl}/_sim/state`)).json()) as {
       data: { projects: { gid: string }[] };
     };
@@ -142,6 +145,21 @@ describe('the Events API follower (enricher process, real Kafka and Postgres, si
     });
     // The reflected task's event was read, but not published.
     expect(Number(after.events_read)).toBeGreaterThan(Number(after.events_published));
+
+    // A comment and a section, whose events reach the project's Events API, become live states:
+    // the enricher fetches stories and sections like any resource.
+    const comment = await asanaCall<{ gid: string }>('POST', `/tasks/${lostA}/stories`, { text: 'ship it' });
+    const section = await asanaCall<{ gid: string }>('POST', `/projects/${project}/sections`, { name: 'Later' });
+    const live = await waitFor('the comment and the section in asana.state', () => {
+      const states = recorder!.messages
+        .filter((m) => m.topic === stateTopic)
+        .map((m) => m.value as ResourceStateMessage);
+      const story = states.find((s) => s.gid === comment.gid);
+      const sectionState = states.find((s) => s.gid === section.gid);
+      return story && sectionState ? { story, section: sectionState } : undefined;
+    });
+    expect(live.story).toMatchObject({ type: 'story', deleted: false, state: { text: 'ship it' } });
+    expect(live.section).toMatchObject({ type: 'section', deleted: false, state: { name: 'Later' } });
 
     // A resync took the request; then Asana forgets the token.
     await pg.query('UPDATE event_streams SET resync_requested_at = NULL, resync_reason = NULL');
