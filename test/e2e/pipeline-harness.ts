@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import type { PipelineStatus } from '../../apps/cli/src/commands/status.command';
+
+export type { PipelineStatus };
 import { TOPICS, type RawDeliveryRecord, type ResourceChangeMessage, type TopicNames } from '@asana-stream/contracts';
 import {
   AppProcess,

@@ -60,6 +60,13 @@ describe('asana-stream cli against missing or unreachable dependencies', () => {
       changes: 0,
       deadLetters: { 'asana.events.dlq': 0, 'asana.state.dlq': 0 },
       eventsApi: { followed: 0, failing: 0, resyncRequested: 0, eventsRead: 0, eventsPublished: 0, oldestPollAt: null },
+      resync: {
+        awaiting: 0,
+        running: 0,
+        pages: 0,
+        repairs: { missing: 0, stale: 0, vanished: 0 },
+        oldestResyncAt: null,
+      },
     });
     expect(run.stderr).toBe('');
   });

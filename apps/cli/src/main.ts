@@ -5,6 +5,7 @@ import type { CliContext } from './cli-context';
 import { describeCliFailure } from './cli-failure';
 import { registerDlqCommands } from './commands/dlq.command';
 import { registerOutboxCommands } from './commands/outbox.command';
+import { registerReconcileCommand } from './commands/reconcile.command';
 import { registerSetupCommands } from './commands/setup.command';
 import { registerStatusCommand } from './commands/status.command';
 import { registerWebhookCommands } from './commands/webhooks.command';
@@ -41,6 +42,7 @@ registerWebhookCommands(program, getContext);
 registerStatusCommand(program, getContext);
 registerDlqCommands(program, getContext);
 registerOutboxCommands(program, getContext);
+registerReconcileCommand(program, getContext);
 
 program
   .parseAsync(process.argv)

@@ -7,6 +7,7 @@ import { EnrichEventService, RESOURCE_FETCHER } from './enrich/enrich-event.serv
 import { EventsConsumer } from './enrich/events.consumer';
 import { PacedResourceFetcher } from './enrich/paced-resource-fetcher';
 import { EventsFollowerService } from './follow/events-follower.service';
+import { ResyncService } from './resync/resync.service';
 
 @Module({
   controllers: [EventsConsumer],
@@ -32,6 +33,7 @@ import { EventsFollowerService } from './follow/events-follower.service';
     { provide: RESOURCE_FETCHER, useExisting: PacedResourceFetcher },
     EnrichEventService,
     EventsFollowerService,
+    ResyncService,
   ],
 })
 export class EnricherModule {}

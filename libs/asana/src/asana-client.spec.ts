@@ -175,3 +175,47 @@ describe('AsanaClient.getEvents', () => {
     expect(error).toMatchObject({ code });
   });
 });
+
+describe('AsanaClient.listProjectTasks', () => {
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  const answering =
+    (body: unknown, status = 200): Handler =>
+    (_request, response) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body));
+    };
+
+  it('asks for a page with the fields and the offset, and gives the next offset', async () => {
+    const tasks = [{ gid: '1', modified_at: '2026-11-22T10:00:00.000Z' }];
+    server = await startServer(answering({ data: tasks, next_page: { offset: 'o2', path: '/x', uri: 'http://x' } }));
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+    await expect(
+      client.listProjectTasks('77', { optFields: ['modified_at', 'resource_subtype'], offset: 'o1' }),
+    ).resolves.toEqual({ data: tasks, nextOffset: 'o2' });
+    expect(server.requests).toEqual([
+      'GET /api/1.0/projects/77/tasks?limit=100&opt_fields=modified_at%2Cresource_subtype&offset=o1',
+    ]);
+  });
+
+  it('ends at a null next_page', async () => {
+    server = await startServer(answering({ data: [], next_page: null }));
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+    await expect(client.listProjectTasks('77', {})).resolves.toEqual({ data: [], nextOffset: null });
+  });
+
+  it('fails an expired offset (400) as REJECTED, and a body without data as malformed', async () => {
+    server = await startServer(answering({ errors: [{ message: 'offset: Your pagination token has expired.' }] }, 400));
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+    await expect(client.listProjectTasks('77', { offset: 'old' })).rejects.toMatchObject({ code: 'REJECTED' });
+    await server.close();
+    server = await startServer(answering({ next_page: null }));
+    const other = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+    await expect(other.listProjectTasks('77', {})).rejects.toMatchObject({ code: 'MALFORMED_RESPONSE' });
+  });
+});

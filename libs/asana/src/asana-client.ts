@@ -41,6 +41,12 @@ export interface CreatedWebhook {
 export type EventsAnswer =
   { kind: 'events'; events: AsanaEvent[]; sync: string; hasMore: boolean } | { kind: 'expired'; sync: string };
 
+/** One page of a list: its items, and the offset of the next page (null: this was the last). */
+export interface AsanaPage {
+  data: AsanaResource[];
+  nextOffset: string | null;
+}
+
 /** What one call may be given besides its arguments. */
 export interface AsanaCallOptions {
   /**
@@ -104,6 +110,34 @@ export class AsanaClient {
       throw new AsanaApiError('MALFORMED_RESPONSE', 'GET /events: the answer has no data array', status);
     }
     return { kind: 'events', events: body.data as AsanaEvent[], sync: body.sync, hasMore: body.has_more === true };
+  }
+
+  /**
+   * One page of a project's tasks (`GET /projects/{gid}/tasks`, at most 100 with `opt_fields`),
+   * and the offset of the next page, null at the end. Asana's offsets expire: an old one is
+   * answered 400 (REJECTED), and the listing starts over.
+   */
+  async listProjectTasks(
+    projectGid: string,
+    { optFields, limit = 100, offset }: { optFields?: readonly string[]; limit?: number; offset?: string | null },
+    { signal }: AsanaCallOptions = {},
+  ): Promise<AsanaPage> {
+    const query: Record<string, string> = { limit: String(limit) };
+    if (optFields?.length) query.opt_fields = optFields.join(',');
+    if (offset) query.offset = offset;
+    const path = `/projects/${encodeURIComponent(projectGid)}/tasks`;
+    const body = await this.request<{ data?: unknown; next_page?: { offset?: unknown } | null }>(
+      'GET',
+      path,
+      query,
+      undefined,
+      signal,
+    );
+    if (!Array.isArray(body.data)) {
+      throw new AsanaApiError('MALFORMED_RESPONSE', `GET ${path}: the answer has no data array`, 200);
+    }
+    const next = body.next_page?.offset;
+    return { data: body.data as AsanaResource[], nextOffset: typeof next === 'string' && next !== '' ? next : null };
   }
 
   /** Registers a webhook. Asana handshakes with the target before this resolves. */

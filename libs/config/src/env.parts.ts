@@ -257,8 +257,9 @@ export class StartupEnv {
 
 export class EventsFollowerEnv {
   /**
-   * Whether the enricher follows Asana's Events API for every resource a subscription watches,
-   * publishing the events its webhook lost (`false`: webhooks only).
+   * Whether the enricher reconciles: follows Asana's Events API for every resource a subscription
+   * watches, publishing the events its webhook lost, and resyncs those resources when asked, after
+   * a 412 and on schedule (`false`: webhooks only).
    */
   @IsIn(['true', 'false'], { message: 'must be true or false' })
   EVENTS_FOLLOW: 'true' | 'false' = 'true';
@@ -269,4 +270,14 @@ export class EventsFollowerEnv {
   @Min(100)
   @Max(3_600_000)
   EVENTS_POLL_INTERVAL_MS = 30_000;
+
+  /**
+   * How often every watched resource is resynced in full (its contents listed and compared with the
+   * projection), besides the resyncs a 412 or `asana-stream reconcile` asks for. Default a day.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(60_000)
+  @Max(30 * 86_400_000)
+  RESYNC_FULL_INTERVAL_MS = 86_400_000;
 }

@@ -10,6 +10,7 @@ import { InitialSchema1763856000000 } from './migrations/1763856000000-initial-s
 import { OutboxParking1764460800000 } from './migrations/1764460800000-outbox-parking';
 import { AsanaRequestBudget1764547200000 } from './migrations/1764547200000-asana-request-budget';
 import { EventStreams1764633600000 } from './migrations/1764633600000-event-streams';
+import { ResyncProgress1764720000000 } from './migrations/1764720000000-resync-progress';
 
 export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
 export const MIGRATIONS = [
@@ -17,6 +18,7 @@ export const MIGRATIONS = [
   OutboxParking1764460800000,
   AsanaRequestBudget1764547200000,
   EventStreams1764633600000,
+  ResyncProgress1764720000000,
 ];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */

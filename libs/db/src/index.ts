@@ -6,3 +6,4 @@ export * from './entities/resource.entity';
 export * from './entities/subscription.entity';
 export * from './entities/task.entity';
 export * from './database-readiness.check';
+export * from './resync-request';

@@ -36,6 +36,18 @@ export interface PipelineStatus {
     eventsPublished: number;
     oldestPollAt: string | null;
   };
+  /**
+   * Resyncs of watched resources: asked for and not started, running (with their pages so far),
+   * repairs made by cause over every run (a resource Asana lacked in Postgres, held older, or that
+   * vanished from Asana), and the oldest last full resync of a followed resource (null: none yet).
+   */
+  resync: {
+    awaiting: number;
+    running: number;
+    pages: number;
+    repairs: { missing: number; stale: number; vanished: number };
+    oldestResyncAt: string | null;
+  };
 }
 
 async function messagesIn(admin: Admin, topic: string): Promise<number> {
@@ -74,7 +86,7 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
     projects,
     [outbox],
     deadLetters,
-    eventsApi,
+    [eventsApi, resync],
   ] = await Promise.all([
     messagesIn(admin, topic(TOPICS.deliveries.name)),
     messagesIn(admin, topic(TOPICS.events.name)),
@@ -91,7 +103,7 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
     >(/* sql */ `SELECT count(*) AS total, count(*) FILTER (WHERE published_at IS NULL) AS unpublished,
                           count(*) FILTER (WHERE parked_at IS NOT NULL AND published_at IS NULL) AS parked FROM outbox`),
     deadLetterDepths(admin, names),
-    eventsApiStatus(dataSource),
+    reconciliationStatus(dataSource),
   ]);
   return {
     deliveries,
@@ -105,10 +117,13 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
     changes,
     deadLetters,
     eventsApi,
+    resync,
   };
 }
 
-async function eventsApiStatus(dataSource: DataSource): Promise<PipelineStatus['eventsApi']> {
+async function reconciliationStatus(
+  dataSource: DataSource,
+): Promise<[PipelineStatus['eventsApi'], PipelineStatus['resync']]> {
   const [row] = await dataSource.query<
     {
       followed: number;
@@ -117,22 +132,43 @@ async function eventsApiStatus(dataSource: DataSource): Promise<PipelineStatus['
       events_read: string;
       events_published: string;
       oldest_poll_at: Date | null;
+      running: number;
+      pages: number;
+      missing: string;
+      stale: string;
+      vanished: string;
+      oldest_resync_at: Date | null;
     }[]
   >(/* sql */ `SELECT count(*) FILTER (WHERE sync_token IS NOT NULL)::int AS followed,
                       count(*) FILTER (WHERE polls_failed > 0)::int AS failing,
-                      count(*) FILTER (WHERE resync_requested_at IS NOT NULL)::int AS resync_requested,
+                      count(*) FILTER (WHERE resync_requested_at IS NOT NULL AND resync_started_at IS NULL)::int AS resync_requested,
                       coalesce(sum(events_read), 0)::text AS events_read,
                       coalesce(sum(events_published), 0)::text AS events_published,
-                      min(last_polled_at) FILTER (WHERE sync_token IS NOT NULL AND polls_failed = 0) AS oldest_poll_at
+                      min(last_polled_at) FILTER (WHERE sync_token IS NOT NULL AND polls_failed = 0) AS oldest_poll_at,
+                      count(*) FILTER (WHERE resync_started_at IS NOT NULL)::int AS running,
+                      coalesce(sum(resync_pages), 0)::int AS pages,
+                      coalesce(sum(repairs_missing), 0)::text AS missing,
+                      coalesce(sum(repairs_stale), 0)::text AS stale,
+                      coalesce(sum(repairs_vanished), 0)::text AS vanished,
+                      min(last_resync_at) FILTER (WHERE sync_token IS NOT NULL) AS oldest_resync_at
                FROM event_streams`);
-  return {
-    followed: row.followed,
-    failing: row.failing,
-    resyncRequested: row.resync_requested,
-    eventsRead: Number(row.events_read),
-    eventsPublished: Number(row.events_published),
-    oldestPollAt: row.oldest_poll_at?.toISOString() ?? null,
-  };
+  return [
+    {
+      followed: row.followed,
+      failing: row.failing,
+      resyncRequested: row.resync_requested,
+      eventsRead: Number(row.events_read),
+      eventsPublished: Number(row.events_published),
+      oldestPollAt: row.oldest_poll_at?.toISOString() ?? null,
+    },
+    {
+      awaiting: row.resync_requested,
+      running: row.running,
+      pages: row.pages,
+      repairs: { missing: Number(row.missing), stale: Number(row.stale), vanished: Number(row.vanished) },
+      oldestResyncAt: row.oldest_resync_at?.toISOString() ?? null,
+    },
+  ];
 }
 
 /**
@@ -160,6 +196,8 @@ export function formatStatus(s: PipelineStatus): string {
     `events api: ${s.eventsApi.followed} followed, ${s.eventsApi.eventsPublished} of ${s.eventsApi.eventsRead} events published` +
       (s.eventsApi.failing > 0 ? `, ${s.eventsApi.failing} failing` : '') +
       (s.eventsApi.resyncRequested > 0 ? `, ${s.eventsApi.resyncRequested} awaiting resync` : ''),
+    `resync: ${s.resync.running} running${s.resync.running > 0 ? ` (${s.resync.pages} pages)` : ''}, ` +
+      `repairs ${s.resync.repairs.missing} missing, ${s.resync.repairs.stale} stale, ${s.resync.repairs.vanished} vanished`,
     `enricher: lag ${s.enricherLag} → ${s.states} states`,
     `projector: lag ${s.projectorLag} → tasks ${s.tasks.live} (+${s.tasks.deleted} deleted), projects ${s.projects.live}`,
     `fanout: outbox ${s.outbox.total} (${s.outbox.unpublished} pending${s.outbox.parked > 0 ? `, ${s.outbox.parked} parked` : ''}) → ${s.changes} changes`,

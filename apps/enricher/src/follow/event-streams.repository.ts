@@ -82,8 +82,10 @@ export class EventStreamsRepository {
    */
   async restart(resourceGid: string, holder: string, syncToken: string, reason: string): Promise<boolean> {
     return this.whileLeased(
-      /* sql */ `sync_token = $3, resync_requested_at = COALESCE(resync_requested_at, now()),
-        resync_reason = COALESCE(resync_reason, $4)`,
+      // A resync under way may have listed the resource before what was lost: another one follows it.
+      /* sql */ `sync_token = $3,
+        resync_requested_at = CASE WHEN resync_started_at IS NOT NULL THEN now() ELSE COALESCE(resync_requested_at, now()) END,
+        resync_reason = CASE WHEN resync_started_at IS NOT NULL THEN $4 ELSE COALESCE(resync_reason, $4) END`,
       [resourceGid, holder, syncToken, reason],
     );
   }

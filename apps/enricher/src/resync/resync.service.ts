@@ -1,0 +1,165 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { DataSource } from 'typeorm';
+import { AsanaApiError, AsanaClient } from '@asana-stream/asana';
+import { APP_CONFIG, type EnricherConfig } from '@asana-stream/config';
+import { TOPICS, TopicNames, type AsanaEventEnvelope } from '@asana-stream/contracts';
+import { classifyError } from '@asana-stream/errors';
+import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
+import { tracer } from '@asana-stream/telemetry';
+import { PacedResourceFetcher } from '../enrich/paced-resource-fetcher';
+import { EventStreamsRepository } from '../follow/event-streams.repository';
+import { retryDelayMs } from '../follow/events-follower.service';
+import { ResyncRepository, type ClaimedResync } from './resync.repository';
+import { RESYNC_OPT_FIELDS, resyncResource, type ResyncDeps } from './resync-resource';
+
+/** A run's lease, renewed with every page saved. */
+const LEASE_MS = 120_000;
+/** How often a replica looks for a resync to run while none is. */
+const TICK_MS = 1_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+/**
+ * Runs the resyncs of watched resources, one at a time per replica (see `resyncResource`): those
+ * asked for (a 412 of the Events API, `asana-stream reconcile`) first, then the scheduled full one
+ * of each resource (RESYNC_FULL_INTERVAL_MS). Its requests share the enricher's pacer and budget.
+ */
+@Injectable()
+export class ResyncService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly log = new Logger(ResyncService.name);
+  private readonly stopping = new AbortController();
+  private readonly holder = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  private readonly resyncs: ResyncRepository;
+  private readonly streams: EventStreamsRepository;
+  private running?: Promise<void>;
+  private failuresInARow = 0;
+
+  constructor(
+    dataSource: DataSource,
+    private readonly asana: AsanaClient,
+    private readonly pacer: PacedResourceFetcher,
+    private readonly publisher: KafkaPublisher,
+    private readonly names: TopicNames,
+    @Inject(APP_CONFIG) private readonly config: EnricherConfig,
+  ) {
+    this.resyncs = new ResyncRepository(dataSource);
+    this.streams = new EventStreamsRepository(dataSource);
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.config.follower.EVENTS_FOLLOW !== 'true') return;
+    this.running = this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping.abort();
+    if (!this.running) return;
+    await Promise.race([this.running, sleep(STOP_TIMEOUT_MS, undefined, { ref: false })]);
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      let claimed: ClaimedResync | null = null;
+      try {
+        claimed = await this.resyncs.claim(LEASE_MS, this.holder);
+      } catch (error) {
+        if (signal.aborted) break;
+        this.log.warn({
+          msg: 'could not look for a resync to run; trying again',
+          error: classifyError(error).toJSON(),
+        });
+      }
+      if (claimed) {
+        await this.runOne(claimed, signal);
+        continue;
+      }
+      await sleep(TICK_MS, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  private async runOne(claim: ClaimedResync, signal: AbortSignal): Promise<void> {
+    const span = tracer.startSpan('resync', {
+      kind: SpanKind.INTERNAL,
+      attributes: { 'asana_stream.resource_gid': claim.resourceGid },
+    });
+    this.log.log({
+      msg: claim.pages > 0 ? 'resync resumed' : 'resync started',
+      resourceGid: claim.resourceGid,
+      reason: claim.reason,
+      pages: claim.pages,
+    });
+    try {
+      const outcome = await context.with(trace.setSpan(context.active(), span), () =>
+        resyncResource(claim, this.holder, this.deps(claim.resourceGid), signal),
+      );
+      span.setAttribute('asana_stream.outcome', outcome.kind);
+      this.failuresInARow = 0;
+      if (outcome.kind === 'done') {
+        this.log.log({ msg: 'resync done', resourceGid: claim.resourceGid, ...outcome });
+      } else if (outcome.kind === 'lease-lost') {
+        this.log.warn({ msg: 'resync taken over by another replica mid-run', resourceGid: claim.resourceGid });
+      }
+    } catch (thrown) {
+      const error = classifyError(thrown);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
+      if (signal.aborted) return;
+      // An offset Asana no longer knows (400) cannot be resumed from: the next run starts over.
+      const restart = thrown instanceof AsanaApiError && thrown.code === 'REJECTED' && claim.offset !== null;
+      const retryInMs = retryDelayMs(this.config.follower.EVENTS_POLL_INTERVAL_MS, this.failuresInARow++);
+      this.log.warn({
+        msg: 'resync failed; tried again later',
+        resourceGid: claim.resourceGid,
+        restart,
+        retryInMs,
+        error: error.toJSON(),
+      });
+      await this.resyncs
+        .fail(claim.resourceGid, this.holder, `${error.code}: ${error.message}`, retryInMs, restart)
+        .catch((failError: unknown) =>
+          this.log.warn({ msg: 'could not record the failed resync', error: classifyError(failError).toJSON() }),
+        );
+    } finally {
+      span.end();
+    }
+  }
+
+  private deps(resourceGid: string): ResyncDeps {
+    const topic = this.names.physical(TOPICS.events.name);
+    const paced = <T>(request: (cancel?: AbortSignal) => Promise<T>, signal: AbortSignal) =>
+      this.pacer.run(request, { signal });
+    return {
+      getProject: (gid, signal) =>
+        paced((cancel) => this.asana.getResource('project', gid, RESYNC_OPT_FIELDS, { signal: cancel }), signal).catch(
+          (error: unknown) => {
+            if (error instanceof AsanaApiError && error.code === 'NOT_VISIBLE') return null;
+            throw error;
+          },
+        ),
+      listTasks: (gid, offset, signal) =>
+        paced(
+          (cancel) => this.asana.listProjectTasks(gid, { optFields: RESYNC_OPT_FIELDS, offset }, { signal: cancel }),
+          signal,
+        ),
+      projectedVersions: (gids) => this.streams.projectedVersions(gids),
+      repository: this.resyncs,
+      publish: (envelopes: AsanaEventEnvelope[]) =>
+        this.publisher.publish([
+          { topic, messages: envelopes.map((envelope) => jsonMessage(envelope.event.resource.gid, envelope)) },
+        ]),
+      now: () => new Date(),
+      leaseMs: LEASE_MS,
+      fullIntervalMs: this.config.follower.RESYNC_FULL_INTERVAL_MS,
+      onProgress: (progress) => this.log.log({ msg: 'resync progress', resourceGid, ...progress }),
+    };
+  }
+}
