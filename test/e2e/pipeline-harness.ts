@@ -76,7 +76,13 @@ export async function startPipeline(
   };
   const { ASANA_BASE_URL: _a, ASANA_TOKEN: _t, ...withoutAsana } = shared;
   const ingest = new AppProcess({ app: 'ingest', port: ingestPort, logDir, env: withoutAsana });
-  const enricher = new AppProcess({ app: 'enricher', port: enricherPort, logDir, env: { ...shared, ...enricherEnv } });
+  // The enricher creates again a webhook Asana deleted, with ingest as its target.
+  const enricher = new AppProcess({
+    app: 'enricher',
+    port: enricherPort,
+    logDir,
+    env: { ...shared, INGEST_PUBLIC_URL: ingest.url, ...enricherEnv },
+  });
   const projector = new AppProcess({ app: 'projector', port: projectorPort, logDir, env: withoutAsana });
   const fanout = new AppProcess({ app: 'fanout', port: fanoutPort, logDir, env: withoutAsana });
   await Promise.all([simulator, ingest, enricher, projector, fanout].map((app) => app.start()));

@@ -8,6 +8,7 @@ import { EventsConsumer } from './enrich/events.consumer';
 import { PacedResourceFetcher } from './enrich/paced-resource-fetcher';
 import { EventsFollowerService } from './follow/events-follower.service';
 import { ResyncService } from './resync/resync.service';
+import { WebhookMonitorService } from './webhooks/webhook-monitor.service';
 
 @Module({
   controllers: [EventsConsumer],
@@ -34,6 +35,7 @@ import { ResyncService } from './resync/resync.service';
     EnrichEventService,
     EventsFollowerService,
     ResyncService,
+    WebhookMonitorService,
   ],
 })
 export class EnricherModule {}

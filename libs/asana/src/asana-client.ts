@@ -157,6 +157,26 @@ export class AsanaClient {
     return { webhook: body.data, secret };
   }
 
+  /**
+   * A webhook as Asana reports it (its health: `last_success_at`, `last_failure_at`,
+   * `delivery_retry_count`, `failure_deletion_timestamp`), or null once Asana deleted it (404).
+   */
+  async getWebhook(gid: string, { signal }: AsanaCallOptions = {}): Promise<AsanaWebhook | null> {
+    try {
+      const body = await this.request<{ data: AsanaWebhook }>(
+        'GET',
+        `/webhooks/${encodeURIComponent(gid)}`,
+        undefined,
+        undefined,
+        signal,
+      );
+      return body.data;
+    } catch (error) {
+      if (error instanceof AsanaApiError && error.code === 'NOT_VISIBLE') return null;
+      throw error;
+    }
+  }
+
   async deleteWebhook(gid: string): Promise<void> {
     await this.request('DELETE', `/webhooks/${encodeURIComponent(gid)}`);
   }

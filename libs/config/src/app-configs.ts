@@ -25,6 +25,7 @@ export const APP_CONFIG_PARTS = {
     asana: AsanaApiEnv,
     pacing: AsanaPacingEnv,
     follower: EventsFollowerEnv,
+    webhooks: WebhookAdminEnv,
     consumer: ConsumerEnv,
     startup: StartupEnv,
   },

@@ -280,4 +280,15 @@ export class EventsFollowerEnv {
   @Min(60_000)
   @Max(30 * 86_400_000)
   RESYNC_FULL_INTERVAL_MS = 86_400_000;
+
+  /**
+   * How often each active subscription's webhook is looked up in Asana (`GET /webhooks/{gid}`):
+   * one Asana deleted is created again (through ingest at INGEST_PUBLIC_URL) and its resource
+   * resynced; one failing or silent for longer than Asana's heartbeat interval gets a resync.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(86_400_000)
+  WEBHOOK_CHECK_INTERVAL_MS = 300_000;
 }

@@ -11,6 +11,7 @@ import { OutboxParking1764460800000 } from './migrations/1764460800000-outbox-pa
 import { AsanaRequestBudget1764547200000 } from './migrations/1764547200000-asana-request-budget';
 import { EventStreams1764633600000 } from './migrations/1764633600000-event-streams';
 import { ResyncProgress1764720000000 } from './migrations/1764720000000-resync-progress';
+import { WebhookHealth1764806400000 } from './migrations/1764806400000-webhook-health';
 
 export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
 export const MIGRATIONS = [
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   AsanaRequestBudget1764547200000,
   EventStreams1764633600000,
   ResyncProgress1764720000000,
+  WebhookHealth1764806400000,
 ];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */

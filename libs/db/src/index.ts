@@ -7,3 +7,4 @@ export * from './entities/subscription.entity';
 export * from './entities/task.entity';
 export * from './database-readiness.check';
 export * from './resync-request';
+export * from './subscription-store';

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { AsanaClient } from '@asana-stream/asana';
-import { SubscriptionEntity } from '@asana-stream/db';
+import { AsanaClient, registerWebhook, WebhookRegistrationError } from '@asana-stream/asana';
+import { SubscriptionEntity, subscriptionStore } from '@asana-stream/db';
 import { withConnections, type CliContext } from '../cli-context';
 import { CliFailure } from '../cli-failure';
 
@@ -11,37 +10,25 @@ export function publicSubscription(subscription: SubscriptionEntity): Omit<Subsc
   return shown;
 }
 
-/**
- * Creates a webhook the safe way: the subscription row exists (pending) before Asana's
- * handshake reaches ingest, and the secret ingest stored must equal the one in Asana's 201.
- */
+/** Creates a webhook (`registerWebhook`: the row first, then Asana's create and handshake, secrets compared). */
 export async function createWebhook(ctx: CliContext, resource: string): Promise<SubscriptionEntity> {
   const { config, say } = ctx;
   return withConnections(config, { database: true }, async ({ dataSource }) => {
-    const subscriptions = dataSource.getRepository(SubscriptionEntity);
-    const id = randomUUID();
-    const targetUrl = `${config.webhooks.INGEST_PUBLIC_URL.replace(/\/+$/, '')}/webhooks/asana/${id}`;
-    await subscriptions.insert({ id, resourceGid: resource, targetUrl, status: 'pending_handshake' });
-    say(`subscription ${id} pending; asking Asana to create a webhook on ${resource} → ${targetUrl}`);
     const asana = new AsanaClient({ baseUrl: config.asana.ASANA_BASE_URL, token: config.asana.ASANA_TOKEN });
-    let created;
+    let registered;
     try {
-      created = await asana.createWebhook(resource, targetUrl);
-    } catch (error) {
-      await subscriptions.update({ id }, { status: 'deleted' });
-      throw new CliFailure(`Asana did not create the webhook: ${(error as Error).message}`, { cause: error });
-    }
-    const stored = await subscriptions.findOneByOrFail({ id });
-    if (stored.secret !== created.secret) {
-      await asana.deleteWebhook(created.webhook.gid);
-      await subscriptions.update({ id }, { status: 'deleted' });
-      throw new CliFailure(
-        'the handshake secret ingest stored differs from the one Asana returned: webhook deleted again',
+      registered = await registerWebhook(
+        asana,
+        subscriptionStore(dataSource),
+        resource,
+        config.webhooks.INGEST_PUBLIC_URL,
+        say,
       );
+    } catch (error) {
+      if (error instanceof WebhookRegistrationError) throw new CliFailure(error.message, { cause: error });
+      throw error;
     }
-    await subscriptions.update({ id }, { webhookGid: created.webhook.gid, status: 'active' });
-    say(`webhook ${created.webhook.gid} active (subscription ${id})`);
-    return subscriptions.findOneByOrFail({ id });
+    return dataSource.getRepository(SubscriptionEntity).findOneByOrFail({ id: registered.subscriptionId });
   });
 }
 

@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import type { AsanaClient } from './asana-client';
+
+/** Where subscriptions are kept (libs/db: `subscriptionStore`). */
+export interface SubscriptionStore {
+  /** A subscription pending its handshake, so ingest answers Asana's handshake for it. */
+  insertPending(id: string, resourceGid: string, targetUrl: string): Promise<void>;
+  /** The secret ingest stored at the handshake, or null when none arrived. */
+  secretOf(id: string): Promise<string | null>;
+  activate(id: string, webhookGid: string): Promise<void>;
+  markDeleted(id: string): Promise<void>;
+}
+
+export interface RegisteredWebhook {
+  subscriptionId: string;
+  webhookGid: string;
+  targetUrl: string;
+}
+
+/** Why a webhook could not be registered; the subscription is marked deleted. */
+export class WebhookRegistrationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WebhookRegistrationError';
+  }
+}
+
+/**
+ * Registers a webhook on `resourceGid` the safe way: the subscription row exists (pending) before
+ * Asana's handshake reaches ingest, and the secret ingest stored must equal the one in Asana's 201
+ * (else the webhook is deleted again: someone else answered the handshake). Ingest must be
+ * reachable at `ingestPublicUrl`: Asana handshakes inside its create call.
+ */
+export async function registerWebhook(
+  asana: Pick<AsanaClient, 'createWebhook' | 'deleteWebhook'>,
+  store: SubscriptionStore,
+  resourceGid: string,
+  ingestPublicUrl: string,
+  say: (line: string) => void = () => undefined,
+): Promise<RegisteredWebhook> {
+  const subscriptionId = randomUUID();
+  const targetUrl = `${ingestPublicUrl.replace(/\/+$/, '')}/webhooks/asana/${subscriptionId}`;
+  await store.insertPending(subscriptionId, resourceGid, targetUrl);
+  say(`subscription ${subscriptionId} pending; asking Asana to create a webhook on ${resourceGid} → ${targetUrl}`);
+  let created;
+  try {
+    created = await asana.createWebhook(resourceGid, targetUrl);
+  } catch (error) {
+    await store.markDeleted(subscriptionId);
+    throw new WebhookRegistrationError(`Asana did not create the webhook: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if ((await store.secretOf(subscriptionId)) !== created.secret) {
+    await asana.deleteWebhook(created.webhook.gid);
+    await store.markDeleted(subscriptionId);
+    throw new WebhookRegistrationError(
+      'the handshake secret ingest stored differs from the one Asana returned: webhook deleted again',
+    );
+  }
+  await store.activate(subscriptionId, created.webhook.gid);
+  say(`webhook ${created.webhook.gid} active (subscription ${subscriptionId})`);
+  return { subscriptionId, webhookGid: created.webhook.gid, targetUrl };
+}
