@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import type { PipelineApp } from '@asana-stream/runtime';
+import { OutboxGaugesService } from './relay/outbox-gauges.service';
 import { OutboxRetentionService } from './relay/outbox-retention.service';
 import { RelayOutboxService } from './relay/relay-outbox.service';
 
 @Module({
-  providers: [RelayOutboxService, OutboxRetentionService],
+  providers: [RelayOutboxService, OutboxRetentionService, OutboxGaugesService],
   // Exported for the health module: a relay that stopped or keeps failing makes fanout unready.
   exports: [RelayOutboxService],
 })

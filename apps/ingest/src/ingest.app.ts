@@ -3,6 +3,7 @@ import { raw } from 'express';
 import type { Server } from 'node:http';
 import type { IngestConfig } from '@asana-stream/config';
 import { handleClientErrors } from './cut-off-requests';
+import { measureDelivery } from './webhooks/ingest-metrics';
 import { stampArrival } from './webhooks/request-deadline';
 
 /**
@@ -19,6 +20,8 @@ const CONNECTIONS_CHECKING_INTERVAL_MS = 500;
 export function configureIngestApp(app: NestExpressApplication, config: IngestConfig): void {
   const { INGEST_REQUEST_TIMEOUT_MS: requestTimeoutMs, INGEST_MAX_BODY_BYTES } = config.ingest;
   app.use('/webhooks', stampArrival);
+  // Counts each answer by outcome and times it from here (asana_stream_ingest_deliveries_total).
+  app.use('/webhooks', measureDelivery);
   // Signatures are computed over the raw bytes: every content type (or none) stays a Buffer. A
   // larger body is answered 413 (the exception filter) without being kept.
   app.use('/webhooks', raw({ type: () => true, limit: INGEST_MAX_BODY_BYTES }));

@@ -34,6 +34,11 @@ export class ConsumerHealth {
     return this.currentStatus;
   }
 
+  /** How many messages (or batches) are halted right now. */
+  get haltedCount(): number {
+    return this.halts.size;
+  }
+
   /** The reasons messages are halted right now, one per halted message. */
   get haltReasons(): string[] {
     return [...new Set(this.halts.values())];

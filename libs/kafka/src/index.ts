@@ -9,3 +9,4 @@ export * from './retry-policy';
 export * from './topic-admin';
 export * from './kafka-readiness.checks';
 export * from './record-size';
+export * from './kafka-metrics';

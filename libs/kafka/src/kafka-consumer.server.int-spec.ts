@@ -14,6 +14,7 @@ import {
   type ResourceStateMessage,
 } from '@asana-stream/contracts';
 import { AsanaStreamError } from '@asana-stream/errors';
+import { metricsExposition, parseExposition, sumOf } from '@asana-stream/metrics';
 import { asanaTaskEvent, testKafka, waitFor } from '@asana-stream/testing';
 import {
   ConsumedBatchContext,
@@ -430,6 +431,14 @@ describe('KafkaConsumerServer on a real broker', () => {
 
     await waitFor('readiness to report the halt', () => server.readinessProblem()?.includes('halted: UNAUTHORIZED'));
     await waitFor('the other gids', () => handled.length >= 3);
+    // The metrics say the same: halted, not ready, the halted message tried again and again.
+    const gauge = async (name: string, labels: Record<string, string>) =>
+      sumOf(parseExposition((await metricsExposition()).text), name, labels);
+    expect(await gauge('asana_stream_kafka_consumer_halted', { group: groupId })).toBe(1);
+    expect(await gauge('asana_stream_kafka_consumer_ready', { group: groupId })).toBe(0);
+    await waitFor('retries counted', async () => {
+      return (await gauge('asana_stream_kafka_consumer_messages_total', { topic, outcome: 'retried' })) >= 1;
+    });
     // The partition's commit stops in front of the halted message, whatever is done behind it.
     await waitFor('the prefix before it committed', async () => (await committed(groupId, topic)).get(0) === 1);
     await sleep(1000);
@@ -440,6 +449,11 @@ describe('KafkaConsumerServer on a real broker', () => {
     await waitFor('the halted message handled', () => handled.includes('4000'), { timeoutMs: 10_000 });
     await waitFor('readiness back', () => server.readinessProblem() === null);
     await waitFor('offsets committed to the end', () => committedToTheEnd(groupId, topic));
+    expect(await gauge('asana_stream_kafka_consumer_halted', { group: groupId })).toBe(0);
+    expect(await gauge('asana_stream_kafka_consumer_ready', { group: groupId })).toBe(1);
+    expect(await gauge('asana_stream_kafka_consumer_messages_total', { topic, outcome: 'done' })).toBe(4);
+    expect(await gauge('asana_stream_kafka_consumer_messages_total', { topic, outcome: 'dead_lettered' })).toBe(0);
+    expect(await gauge('asana_stream_kafka_consumer_lag_messages', { topic })).toBe(0);
   });
 
   it('closes within seconds while a handler waits out a long backoff, leaving its message to the next member', async () => {

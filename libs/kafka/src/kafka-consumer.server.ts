@@ -6,6 +6,7 @@ import { AsanaStreamError, classifyError } from '@asana-stream/errors';
 import type { ConsumerPatternExtras } from './consumed-message';
 import { ConsumerHealth, type ConsumerStatus } from './consumer-health';
 import { DeadLetterPublisher } from './dead-letter.publisher';
+import { consumerMetricsOf, forgetConsumer, watchConsumer } from './kafka-metrics';
 import type { KafkaPublisher } from './kafka-publisher';
 import { OffsetCommitter } from './offset-committer';
 import { PartitionBatchRun, type BatchProcessorDeps, type TopicBinding } from './partition-batch.processor';
@@ -180,6 +181,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     });
     this.consumer = consumer;
     this.watch(consumer);
+    watchConsumer(groupId, this.health);
     await consumer.connect();
     // A new group starts at the latest offset unless told otherwise: read from the beginning.
     await consumer.subscribe({ topics: [...bindings.keys()], fromBeginning: true });
@@ -225,9 +227,11 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     consumer.on(HEARTBEAT, contact);
     consumer.on(FETCH, contact);
     consumer.on(COMMIT_OFFSETS, contact);
-    consumer.on(GROUP_JOIN, () => {
+    consumer.on(GROUP_JOIN, ({ payload }) => {
       contact();
       if (this.health.status === 'restarting') this.health.setStatus('running');
+      // Partitions that moved to another member are its to report.
+      this.keepLagOf(payload.memberAssignment);
     });
     consumer.on(CRASH, ({ payload }) => {
       if (this.closing.signal.aborted) return;
@@ -259,11 +263,21 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     return this.closed;
   }
 
+  /** Keeps the lag gauges of the partitions this member owns, of each topic it consumes. */
+  private keepLagOf(assignment: Readonly<Record<string, readonly number[] | undefined>>): void {
+    for (const logical of this.options.topics) {
+      const topic = this.options.names.physical(logical);
+      consumerMetricsOf(topic).keepLagOf(assignment[topic] ?? []);
+    }
+  }
+
   private async stop(): Promise<void> {
     const reason = new AsanaStreamError('ABORTED', 'the consumer is closing');
     this.closing.abort(reason);
     this.abortRunning(reason);
     this.health.setStatus('stopped');
+    forgetConsumer(this.options.groupId, this.health);
+    this.keepLagOf({});
     if (!this.consumer) return;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {

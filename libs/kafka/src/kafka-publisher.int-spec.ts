@@ -13,6 +13,7 @@ import * as kafkajs from 'kafkajs';
 import { Kafka, logLevel, type Producer, type ProducerBatch } from 'kafkajs';
 import { changeTopic, TOPICS, type TopicNames } from '@asana-stream/contracts';
 import { AsanaStreamError, classifyError } from '@asana-stream/errors';
+import { metricsExposition, parseExposition, sumOf, type Exposition } from '@asana-stream/metrics';
 import {
   createTestTopics,
   testKafka,
@@ -98,6 +99,13 @@ async function everyMessage(topic: string): Promise<ReceivedMessage[]> {
   }
 }
 
+/** The process's metrics now, and how much a sample moved since `before`. */
+async function metricsNow(): Promise<Exposition> {
+  return parseExposition((await metricsExposition()).text);
+}
+const moved = (before: Exposition, after: Exposition, name: string, labels: Record<string, string> = {}) =>
+  sumOf(after, name, labels) - sumOf(before, name, labels);
+
 describe('KafkaPublisher on a real broker', () => {
   let names: TopicNames;
   let publisher: KafkaPublisher;
@@ -142,6 +150,7 @@ describe('KafkaPublisher on a real broker', () => {
     const { publisher: limited, requests } = recordedPublisher('publisher-int-too-large');
     await limited.onModuleInit();
     try {
+      const metricsBefore = await metricsNow();
       const before = await totalEndOffset(testKafka(), [events, deliveries]);
       // ingest's shape: the events and the raw delivery, whose body is larger than Kafka accepts.
       const refusal = limited.publish([
@@ -156,6 +165,14 @@ describe('KafkaPublisher on a real broker', () => {
       expect(Date.now() - started).toBeLessThan(2000);
       expect(requests()).toBe(1);
       expect(await totalEndOffset(testKafka(), [events, deliveries])).toBe(before + 1);
+      const metricsAfter = await metricsNow();
+      const messages = 'asana_stream_kafka_publish_messages_total';
+      expect([
+        moved(metricsBefore, metricsAfter, messages, { topic: events, outcome: 'refused' }),
+        moved(metricsBefore, metricsAfter, messages, { topic: deliveries, outcome: 'refused' }),
+        moved(metricsBefore, metricsAfter, messages, { topic: events, outcome: 'acked' }),
+        moved(metricsBefore, metricsAfter, 'asana_stream_kafka_publish_requests_total', { outcome: 'acked' }),
+      ]).toEqual([1, 1, 1, 1]);
     } finally {
       await limited.onApplicationShutdown();
     }
@@ -229,6 +246,7 @@ describe('KafkaPublisher on a real broker', () => {
     );
     await fenced.onModuleInit();
     try {
+      const metricsBefore = await metricsNow();
       const gids = Array.from({ length: 10 }, (_, i) => String(4000 + i));
       const outcomes = await Promise.all(
         Array.from({ length: 300 }, (_, seq) =>
@@ -242,6 +260,15 @@ describe('KafkaPublisher on a real broker', () => {
       expect(error).toMatchObject({ code: 'KAFKA_UNAVAILABLE', disposition: 'retry' });
       expect(classifyError(error.cause).code).toBe('PRODUCER_FENCED');
       expect(producers).toHaveLength(2);
+      const metricsAfter = await metricsNow();
+      expect([
+        moved(metricsBefore, metricsAfter, 'asana_stream_kafka_producer_recoveries_total'),
+        moved(metricsBefore, metricsAfter, 'asana_stream_kafka_publish_requests_total', { outcome: 'failed' }),
+        moved(metricsBefore, metricsAfter, 'asana_stream_kafka_publish_requests_total', { outcome: 'acked' }),
+        moved(metricsBefore, metricsAfter, 'asana_stream_kafka_publish_request_duration_seconds_count'),
+        moved(metricsBefore, metricsAfter, 'asana_stream_kafka_publish_messages_total', { topic, outcome: 'failed' }),
+        moved(metricsBefore, metricsAfter, 'asana_stream_kafka_publish_messages_total', { topic, outcome: 'acked' }),
+      ]).toEqual([1, 1, 5, 6, 50, 250]);
 
       await fenced.publish([{ topic, messages: [jsonMessage(gids[0], { seq: 300 })] }]);
       const messages = await everyMessage(topic);

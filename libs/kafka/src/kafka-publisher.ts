@@ -21,6 +21,8 @@ import {
   type TopicMessages,
 } from 'kafkajs';
 import { AsanaStreamError, classifyError } from '@asana-stream/errors';
+import { secondsSince } from '@asana-stream/metrics';
+import { producerRecoveries, publishMetricsOf, requestMetrics } from './kafka-metrics';
 import { MicroBatcher } from './micro-batcher';
 import { recordBytes } from './record-size';
 
@@ -130,6 +132,10 @@ const tracer = trace.getTracer('asana-stream-kafka');
  * that caller's messages (W3C `traceparent`), and ends with the caller's outcome. The kafkajs
  * instrumentation is kept off the shared `sendBatch` (tracing suppressed): it would stamp every
  * message with one context and overwrite ours.
+ *
+ * **Metrics** (`kafka-metrics.ts`): messages by topic and outcome (acked, failed, refused), requests
+ * and their duration by outcome, and producers replaced after a failed send; counted per request
+ * and topic, never per message.
  */
 export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new Logger(KafkaPublisher.name);
@@ -197,7 +203,10 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
       return Promise.reject(new AsanaStreamError('KAFKA_UNAVAILABLE', 'the Kafka publisher is not running'));
     }
     const refused = this.refusal(topicMessages);
-    if (refused) return Promise.reject(refused);
+    if (refused) {
+      countMessages(topicMessages, 'refused');
+      return Promise.reject(refused);
+    }
     const parent = context.active();
     const spans: Span[] = [];
     const outgoing: OutgoingMessage[] = [];
@@ -226,6 +235,7 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
         { details: { topic: tooLarge.topic, bytes: tooLarge.bytes, maxBytes: this.options.maxMessageBytes } },
       );
       endSpans(spans, error);
+      countMessages(topicMessages, 'refused');
       return Promise.reject(error);
     }
     return this.batcher.submit(outgoing).then(
@@ -265,17 +275,27 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
 
   /** Sends one batch on the current producer, or on a fresh one when the last send failed. */
   private async send(batch: OutgoingMessage[], callers: number): Promise<void> {
-    const producer = await this.connectedProducer();
     const topicMessages: TopicMessages[] = [];
     for (const { topic, message } of batch) {
       const last = topicMessages.at(-1);
       if (last?.topic === topic) last.messages.push(message);
       else topicMessages.push({ topic, messages: [message] });
     }
+    let producer: Producer;
+    try {
+      producer = await this.connectedProducer();
+    } catch (error) {
+      countMessages(topicMessages, 'failed');
+      throw error;
+    }
+    const startedAt = performance.now();
     try {
       // kafkajs merges a topic's entries in order, so each partition keeps publish order.
       await quietly(() => producer.sendBatch({ topicMessages, acks: -1 }));
     } catch (error) {
+      requestMetrics.failed.inc();
+      requestMetrics.failedDuration.observe(secondsSince(startedAt));
+      countMessages(topicMessages, 'failed');
       const failure = classifyError(error);
       this.producer = undefined;
       this.replacedAfter = failure;
@@ -286,6 +306,9 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
       }
       throw forCallers(failure, callers);
     }
+    requestMetrics.acked.inc();
+    requestMetrics.ackedDuration.observe(secondsSince(startedAt));
+    countMessages(topicMessages, 'acked');
     this.lastSend = { at: Date.now(), problem: null };
   }
 
@@ -305,6 +328,7 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
     this.producer = fresh;
     this.lastSend = { at: Date.now(), problem: null };
     if (this.replacedAfter) {
+      producerRecoveries.inc();
       this.log.warn({
         msg: 'a fresh Kafka producer replaced the one whose send failed',
         error: this.replacedAfter.toJSON(),
@@ -366,6 +390,15 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
     const connected = quietly(() => admin.connect());
     connected.catch(() => undefined); // the probe awaits it and reports the failure
     return { admin, connected };
+  }
+}
+
+/** Adds each topic's messages to the publish counter under `outcome`: a call per topic, not per message. */
+function countMessages(topicMessages: TopicMessages[], outcome: 'acked' | 'failed' | 'refused'): void {
+  for (const { topic, messages } of topicMessages) {
+    if (typeof topic === 'string' && topic !== '' && Array.isArray(messages) && messages.length > 0) {
+      publishMetricsOf(topic)[outcome].inc(messages.length);
+    }
   }
 }
 

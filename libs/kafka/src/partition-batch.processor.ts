@@ -13,6 +13,7 @@ import {
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { classifyError, dispositionAfterRetries, type AsanaStreamError } from '@asana-stream/errors';
+import { secondsSince } from '@asana-stream/metrics';
 import {
   ConsumedBatchContext,
   ConsumedMessageContext,
@@ -22,6 +23,7 @@ import {
 } from './consumed-message';
 import type { ConsumerHealth } from './consumer-health';
 import type { DeadLetterPublisher, FailureRecord } from './dead-letter.publisher';
+import { consumerLagOf, consumerMetricsOf, type TopicConsumerMetrics } from './kafka-metrics';
 import type { OffsetCommitter } from './offset-committer';
 import { waitUnlessAborted, type RetryPolicy } from './retry-policy';
 
@@ -85,6 +87,10 @@ const tracer = trace.getTracer('asana-stream');
  * a long one) by the `OffsetCommitter`. A heartbeat goes out every `heartbeatIntervalMs` while
  * the batch runs, so a slow handler or a backoff never costs the member its partitions
  * (kafkajs#1720).
+ *
+ * Metrics (`kafka-metrics.ts`) cost the batch a few calls, not a call per message: handled
+ * messages are counted locally and added at each tick and at the end, the lag is set when the
+ * done prefix moves, and durations are observed per handler call and per batch.
  */
 export class PartitionBatchRun {
   private readonly messages: KafkaMessage[];
@@ -97,6 +103,9 @@ export class PartitionBatchRun {
   private partitionsLost?: Error;
   private readonly logical: string;
   private readonly heartbeat: () => Promise<void>;
+  private readonly metrics: TopicConsumerMetrics;
+  /** Messages handled since the count was last added to the metrics. */
+  private handledUncounted = 0;
 
   constructor(
     private readonly payload: EachBatchPayload,
@@ -109,6 +118,7 @@ export class PartitionBatchRun {
     this.done = new Uint8Array(this.messages.length);
     this.logical = binding.logical;
     this.heartbeat = () => payload.heartbeat();
+    this.metrics = consumerMetricsOf(binding.physical);
   }
 
   /**
@@ -117,6 +127,8 @@ export class PartitionBatchRun {
    * its partitions, so kafkajs rejoins the group.
    */
   async run(): Promise<void> {
+    const startedAt = performance.now();
+    if (this.messages.length > 0) this.setLag(Number(this.messages[0].offset));
     const ticker = setInterval(() => this.tick(), this.deps.heartbeatIntervalMs);
     try {
       const work = (this.binding.batch ? this.runBatches() : this.runKeys()).catch((error: unknown) => {
@@ -128,6 +140,8 @@ export class PartitionBatchRun {
       clearInterval(ticker);
     }
     this.resolveDone();
+    this.countHandled();
+    this.metrics.batchDuration.observe(secondsSince(startedAt));
     const committed = this.deps.committer.commit(this.payload);
     // Leaving the group (shutdown) or rejoining it (rebalance) must wait for the commit; a batch
     // that simply ended lets the next fetch go ahead of it.
@@ -175,14 +189,18 @@ export class PartitionBatchRun {
     const info = this.infoFor(index);
     try {
       await this.invoke(value, info);
+      this.handledUncounted++;
       return true;
     } catch (error) {
       const attempt = (n: number) => {
         info.attempt = n;
         return this.invoke(value, info);
       };
-      const outcome = await this.afterFailure(error, attempt, this.where(index));
-      if (outcome === 'done') return true;
+      const outcome = await this.afterFailure(error, attempt, 1, this.where(index));
+      if (outcome === 'done') {
+        this.handledUncounted++;
+        return true;
+      }
       if (outcome === 'abandoned') return false;
       return this.deadLetter(index, outcome.error, outcome.failure, this.traceOf(message));
     }
@@ -230,9 +248,14 @@ export class PartitionBatchRun {
   }
 
   private async call(payload: unknown, ctx: ConsumedMessageContext | ConsumedBatchContext): Promise<void> {
-    const result: unknown = await this.binding.handler(payload, ctx);
-    // Nest hands a handler's failure over as an Observable error (KafkaConsumerErrorFilter keeps it whole).
-    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+    const startedAt = performance.now();
+    try {
+      const result: unknown = await this.binding.handler(payload, ctx);
+      // Nest hands a handler's failure over as an Observable error (KafkaConsumerErrorFilter keeps it whole).
+      if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+    } finally {
+      this.metrics.handlerDuration.observe(secondsSince(startedAt));
+    }
   }
 
   // ---- batch handlers ---------------------------------------------------------------------------
@@ -275,7 +298,7 @@ export class PartitionBatchRun {
     } catch (error) {
       const first = chunk[0].index;
       const last = chunk[chunk.length - 1].index;
-      outcome = await this.afterFailure(error, attempt, {
+      outcome = await this.afterFailure(error, attempt, chunk.length, {
         ...this.where(first),
         lastOffset: this.messages[last].offset,
         messages: chunk.length,
@@ -293,6 +316,7 @@ export class PartitionBatchRun {
         return false;
       }
     }
+    if (outcome === 'done') this.handledUncounted += chunk.length;
     for (const { index } of chunk) this.done[index] = 1;
     return true;
   }
@@ -339,10 +363,12 @@ export class PartitionBatchRun {
    * - `dead-letter`: handed back to the caller, which parks the message;
    * - `halt`: nothing is committed or dead-lettered; the consumer reports itself halted (unready)
    *   and tries the subject again slowly until it succeeds (then it resumes) or the signal aborts.
+   * Each try again counts the subject's `messages` as retried.
    */
   private async afterFailure(
     thrown: unknown,
     attempt: (n: number) => Promise<void>,
+    messages: number,
     where: Record<string, unknown>,
   ): Promise<Outcome> {
     const { retry, health, log } = this.deps;
@@ -375,6 +401,7 @@ export class PartitionBatchRun {
         }
         if (!(await waitUnlessAborted(wait ?? 0, this.signal))) return 'abandoned';
         failure.attempts += 1;
+        this.metrics.retried.inc(messages);
         try {
           await attempt(failure.attempts);
           if (health.resume(subject)) log.log({ msg: 'consumer resumed: a halted message succeeded', ...where });
@@ -421,6 +448,7 @@ export class PartitionBatchRun {
         } else {
           try {
             await context.with(parent, () => deadLetters.publish(deadLetterTopic, source, error, failure));
+            this.metrics.deadLetter(error.code);
             log.warn({
               msg: 'message dead-lettered',
               ...where,
@@ -448,6 +476,7 @@ export class PartitionBatchRun {
     this.payload.heartbeat().catch((error: unknown) => this.onBrokerError(error));
     // A long batch commits its progress now and then, so a member that dies loses little.
     this.resolveDone();
+    this.countHandled();
     if (this.resolved > this.commitAsked && this.deps.committer.sinceLastCommitMs >= this.deps.commitIntervalMs) {
       this.commitAsked = this.resolved;
       void this.deps.committer.commit(this.payload);
@@ -468,8 +497,22 @@ export class PartitionBatchRun {
     while (this.prefix < this.done.length && this.done[this.prefix] === 1) this.prefix++;
     if (this.prefix > this.resolved) {
       this.resolved = this.prefix;
-      this.payload.resolveOffset(this.messages[this.prefix - 1].offset);
+      const offset = this.messages[this.prefix - 1].offset;
+      this.payload.resolveOffset(offset);
+      this.setLag(Number(offset) + 1);
     }
+  }
+
+  /** The partition's lag from `nextOffset`, its first message not yet done. */
+  private setLag(nextOffset: number): void {
+    this.metrics.setLag(this.payload.batch.partition, consumerLagOf(this.payload.batch.highWatermark, nextOffset));
+  }
+
+  /** Adds the messages handled since the last time to the consumer's counter. */
+  private countHandled(): void {
+    if (this.handledUncounted === 0) return;
+    this.metrics.done.inc(this.handledUncounted);
+    this.handledUncounted = 0;
   }
 
   /** Waits for `work`, but once the signal aborts, no longer than `abortGraceMs`. */

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TopicNames } from '@asana-stream/contracts';
 import { dropDatabase, ensureDatabaseExists } from '@asana-stream/db';
+import { parseExposition, samplesOf, sumOf } from '@asana-stream/metrics';
 import {
   AppProcess,
   createTestDatabase,
@@ -211,6 +212,25 @@ describe('the pipeline apps with their dependencies up', () => {
         ['database', 'kafka-consumer'],
         ['database', 'kafka-producer', 'outbox-relay'],
       ]);
+
+      // GET /metrics on the same port: Prometheus text, every sample labelled with its app.
+      const scraped = await Promise.all(
+        apps.map(async (app) => {
+          const response = await fetch(`${app.url}/metrics`);
+          return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
+        }),
+      );
+      expect(scraped.map(({ status }) => status)).toEqual([200, 200, 200, 200]);
+      for (const { type } of scraped) expect(type).toMatch(/^text\/plain;.*version=0\.0\.4/);
+      const expositions = scraped.map(({ text }) => parseExposition(text));
+      expositions.forEach((exposition, index) => {
+        const app = ['ingest', 'enricher', 'projector', 'fanout'][index];
+        expect(samplesOf(exposition, 'process_cpu_user_seconds_total', { app })).toHaveLength(1);
+        expect(exposition.samples.filter((sample) => sample.labels.app !== app)).toEqual([]);
+      });
+      const consumerReady = (index: number, app: string) =>
+        sumOf(expositions[index], 'asana_stream_kafka_consumer_ready', { group: `${names.prefix}asana-stream-${app}` });
+      expect([consumerReady(1, 'enricher'), consumerReady(2, 'projector')]).toEqual([1, 1]);
     } finally {
       const exits = await Promise.all(apps.map((app) => app.stop()));
       expect(exits.map(stoppedCleanly)).toEqual([true, true, true, true]);

@@ -24,6 +24,7 @@ import {
   KafkaPublisher,
   type KafkaPublisherOptions,
 } from '@asana-stream/kafka';
+import { startProcessMetrics } from '@asana-stream/metrics';
 import type { ReadinessCheck } from './health.module';
 import { PipelineModule } from './pipeline.module';
 import { runApp } from './run-app';
@@ -37,7 +38,8 @@ export type PipelineConfig<A extends PipelineAppName> = ConfigOf<(typeof APP_CON
 /**
  * What makes one pipeline app, declared beside its module; the bootstrap wires the rest the same
  * way for every app: configuration, topic names, Kafka client id `asana-stream-<name>`, waiting for
- * Postgres and Kafka, TypeORM, telemetry flushing, health and readiness, the consumer transport.
+ * Postgres and Kafka, TypeORM, telemetry flushing, health and readiness, `GET /metrics`, the
+ * consumer transport.
  */
 export interface PipelineApp<A extends PipelineAppName> {
   /** The app's name: its config (APP_CONFIG_PARTS), logger, Kafka client id and consumer group. */
@@ -114,6 +116,8 @@ export async function createPipelineApp<A extends PipelineAppName>(
 ): Promise<CreatedPipelineApp<A>> {
   const config: PipelineConfig<A> = loadAppConfig(definition.name, env);
   const shape = config as PipelineConfigShape;
+  // Every metric is labelled app="<name>"; the process's CPU, memory and event loop are measured.
+  startProcessMetrics(definition.name);
   const clientId = `asana-stream-${definition.name}`;
   const databaseUrl = definition.database ? shape.db?.DATABASE_URL : undefined;
 

@@ -12,6 +12,7 @@ import {
 } from '@asana-stream/kafka';
 import { TelemetryModule } from '@asana-stream/telemetry';
 import { HealthModule, type ReadinessCheck } from './health.module';
+import { MetricsModule } from './metrics.module';
 
 /** What the bootstrap hands the module: settled before Nest starts, so nothing here waits or retries. */
 export interface PipelineModuleOptions {
@@ -50,8 +51,8 @@ class PipelineChecksModule {}
 
 /**
  * The root module of a pipeline app: shared infrastructure, TypeORM over the DataSource the
- * bootstrap opened, telemetry flushing, health endpoints with every readiness check, and the
- * app's own module. Built by `createPipelineApp`; apps do not use it directly.
+ * bootstrap opened, telemetry flushing, health endpoints with every readiness check, `GET /metrics`,
+ * and the app's own module. Built by `createPipelineApp`; apps do not use it directly.
  */
 @Module({})
 export class PipelineModule {
@@ -99,6 +100,7 @@ export class PipelineModule {
           checks: [...checks, ...options.readiness],
           imports: [wiredChecks, options.module],
         }),
+        MetricsModule,
         options.module,
       ],
     };

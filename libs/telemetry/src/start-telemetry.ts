@@ -13,7 +13,8 @@ export interface TelemetryOptions {
 
 let sdk: NodeSDK | undefined;
 
-const HEALTH_PATH = /^\/health(\/|$)/;
+/** Probes and scrapes: frequent, and nothing an SRE follows a delivery through. */
+const UNTRACED_PATHS = /^\/(health|metrics)(\/|\?|$)/;
 
 /**
  * Starts the OpenTelemetry Node SDK with the maintained instrumentations of http, Nest, pg, and
@@ -38,7 +39,7 @@ export function startTelemetry({ serviceName, env }: TelemetryOptions): void {
     logRecordProcessors: [],
     instrumentations: [
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => HEALTH_PATH.test(request.url ?? ''),
+        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.test(request.url ?? ''),
       }),
       new NestInstrumentation(),
       new PgInstrumentation({ requireParentSpan: true }),

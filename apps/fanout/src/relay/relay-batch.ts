@@ -10,6 +10,8 @@ export interface ClaimedRow {
   change: string;
   traceparent: string | null;
   attempts: number;
+  /** How old the row was when claimed (ms, by Postgres' clock): the start of its freshness. */
+  ageMs?: number;
 }
 
 /** A row whose publish failed for a reason that may be its own. */

@@ -8,8 +8,10 @@ import { changeTopic, TopicNames } from '@asana-stream/contracts';
 import { OUTBOX_CHANNEL } from '@asana-stream/db';
 import { AsanaStreamError, classifyError } from '@asana-stream/errors';
 import { KafkaPublisher } from '@asana-stream/kafka';
+import { secondsSince } from '@asana-stream/metrics';
 import type { ReadinessCheck } from '@asana-stream/runtime';
 import { contextFromTraceparent, tracer } from '@asana-stream/telemetry';
+import { batchDurations, relayFreshness, rowOutcomes } from './fanout-metrics';
 import { OutboxNotifications } from './outbox-notifications';
 import {
   changeMessage,
@@ -67,7 +69,9 @@ const CLAIM_GIDS = /* sql */ `
  * after the locks were granted and sees everything the gid's previous holder committed.
  */
 const CLAIM_ROWS = /* sql */ `
-  SELECT o.id, o.gid, o.type, o.change::text AS change, o.traceparent, o.attempts FROM outbox o
+  SELECT o.id, o.gid, o.type, o.change::text AS change, o.traceparent, o.attempts,
+         (extract(epoch FROM clock_timestamp() - o.created_at) * 1000)::float8 AS "ageMs"
+  FROM outbox o
   WHERE o.published_at IS NULL AND o.gid = ANY($1::text[])
     AND NOT EXISTS (SELECT 1 FROM outbox p
                     WHERE p.gid = o.gid AND p.parked_at IS NOT NULL AND p.published_at IS NULL)
@@ -179,26 +183,66 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
     return round.published;
   }
 
-  /** One transaction: claim, publish, mark (and record refusals). */
+  /** One transaction: claim, publish, mark (and record refusals); measured once it committed or failed. */
   async relayRound(limit: number): Promise<RelayRound> {
-    return this.dataSource.transaction(async (manager) => {
-      const rows = await this.claim(manager, limit);
-      if (rows.length === 0) return { claimed: 0, published: 0, failed: 0, parked: 0 };
-      const outcome = await this.publish(rows);
-      const records = outcome.failed.map((failure) => failureRecord(failure, MAX_PUBLISH_ATTEMPTS));
-      if (outcome.published.length === 0 && records.length === 0) {
-        // Nothing to record: the transaction's locks go with the rollback.
-        throw outcome.stoppedBy ?? new AsanaStreamError('INTERNAL', 'a relay batch published nothing');
-      }
-      await this.record(manager, outcome, records);
-      return {
-        claimed: rows.length,
-        published: outcome.published.length,
-        failed: records.length,
-        parked: records.filter((r) => r.park).length,
-        stoppedBy: outcome.stoppedBy,
-      };
-    });
+    const startedAt = performance.now();
+    const times = { claimedAt: 0, ackedAt: 0 };
+    let published: ClaimedRow[] = [];
+    let round: RelayRound;
+    try {
+      round = await this.dataSource.transaction(async (manager) => {
+        const result = await this.relayIn(manager, limit, times);
+        published = result.outcome?.published ?? [];
+        return result.round;
+      });
+    } catch (error) {
+      batchDurations.failed.observe(secondsSince(startedAt));
+      throw error;
+    }
+    if (round.claimed > 0) {
+      (round.stoppedBy ? batchDurations.failed : batchDurations.ok).observe(secondsSince(startedAt));
+      this.countRound(round, published, times.ackedAt - times.claimedAt);
+    }
+    return round;
+  }
+
+  /**
+   * Counts a committed round's rows, and each published row's freshness: its age when claimed
+   * (Postgres' clock) plus claim to acknowledgement (ours), so no two clocks are compared.
+   */
+  private countRound(round: RelayRound, published: readonly ClaimedRow[], claimToAckMs: number): void {
+    if (round.published > 0) rowOutcomes.published.inc(round.published);
+    if (round.failed > round.parked) rowOutcomes.refused.inc(round.failed - round.parked);
+    if (round.parked > 0) rowOutcomes.parked.inc(round.parked);
+    for (const row of published) {
+      if (typeof row.ageMs === 'number') relayFreshness.observe(Math.max(0, row.ageMs + claimToAckMs) / 1000);
+    }
+  }
+
+  private async relayIn(
+    manager: EntityManager,
+    limit: number,
+    times: { claimedAt: number; ackedAt: number },
+  ): Promise<{ outcome?: PublishOutcome; round: RelayRound }> {
+    const rows = await this.claim(manager, limit);
+    times.claimedAt = performance.now();
+    if (rows.length === 0) return { round: { claimed: 0, published: 0, failed: 0, parked: 0 } };
+    const outcome = await this.publish(rows);
+    times.ackedAt = performance.now();
+    const records = outcome.failed.map((failure) => failureRecord(failure, MAX_PUBLISH_ATTEMPTS));
+    if (outcome.published.length === 0 && records.length === 0) {
+      // Nothing to record: the transaction's locks go with the rollback.
+      throw outcome.stoppedBy ?? new AsanaStreamError('INTERNAL', 'a relay batch published nothing');
+    }
+    await this.record(manager, outcome, records);
+    const round: RelayRound = {
+      claimed: rows.length,
+      published: outcome.published.length,
+      failed: records.length,
+      parked: records.filter((r) => r.park).length,
+      stoppedBy: outcome.stoppedBy,
+    };
+    return { outcome, round };
   }
 
   private async claim(manager: EntityManager, limit: number): Promise<ClaimedRow[]> {

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { classifyError, type AsanaStreamError, type ErrorCode } from '@asana-stream/errors';
 import { wasCutOff } from '../cut-off-requests';
 import { IngestError } from './ingest.errors';
+import { outcomeOfCode, setOutcome } from './ingest-metrics';
 
 /**
  * Asana retries anything but 200/204 for up to 24 h, so the status decides what happens next:
@@ -59,12 +60,14 @@ export class IngestErrorFilter implements ExceptionFilter {
       return;
     }
     if (error instanceof HttpException) {
+      setOutcome(response, `http_${error.getStatus()}`);
       response.status(error.getStatus()).json(error.getResponse());
       return;
     }
     const classified = classifyError(error);
     if (classified.code === 'UNKNOWN' && isProgrammingError(error)) {
       this.log.error({ msg: 'unexpected error', error: classified.toJSON(), stack: (error as Error).stack });
+      setOutcome(response, 'internal');
       response.status(500).json({ error: 'INTERNAL', message: 'internal error' });
       return;
     }
@@ -77,6 +80,7 @@ export class IngestErrorFilter implements ExceptionFilter {
           ? 'temporarily unable to accept the delivery; retry later'
           : 'the delivery is not acceptable';
     this.logOutcome(status, classified);
+    setOutcome(response, outcomeOfCode(classified.code));
     response.status(status).json({ error: classified.code, message });
   }
 
@@ -109,12 +113,14 @@ export class IngestErrorFilter implements ExceptionFilter {
     if (error.type === 'entity.too.large') {
       const message = `the body is larger than the ${error.limit} bytes ingest accepts (INGEST_MAX_BODY_BYTES)`;
       this.log.warn({ msg: 'delivery rejected', code: 'MESSAGE_TOO_LARGE', reason: message, bytes: error.length });
+      setOutcome(response, outcomeOfCode('MESSAGE_TOO_LARGE'));
       response.status(413).json({ error: 'MESSAGE_TOO_LARGE', message });
       return;
     }
     const status = error.status >= 400 && error.status < 500 ? error.status : 400;
     const message = `the body could not be read (${error.type})`;
     this.log.warn({ msg: 'delivery rejected', code: 'MALFORMED_DELIVERY', reason: message });
+    setOutcome(response, outcomeOfCode('MALFORMED_DELIVERY'));
     response.status(status).json({ error: 'MALFORMED_DELIVERY', message });
   }
 }

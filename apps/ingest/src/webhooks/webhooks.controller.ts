@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { ASANA_HOOK_SECRET_HEADER } from '@asana-stream/asana';
 import { APP_CONFIG, type IngestConfig } from '@asana-stream/config';
 import { IngestError } from './ingest.errors';
+import { recordAccepted, setOutcome } from './ingest-metrics';
 import { ReceiveDeliveryService, type DeliveryReceipt } from './receive-delivery.service';
 import { requestDeadline } from './request-deadline';
 import { SubscriptionsRepository } from './subscriptions.repository';
@@ -29,11 +30,15 @@ export class WebhooksController {
     const secret = headers[ASANA_HOOK_SECRET_HEADER];
     if (secret !== undefined) {
       await this.handshake(subscriptionId, secret, response, deadline);
+      setOutcome(response, 'handshake');
       return undefined;
     }
     // The route's raw parser gives a Buffer for every content type, even none.
     const body = Buffer.isBuffer(rawBody) ? rawBody : Buffer.alloc(0);
-    return this.deliveries.receive(subscriptionId, body, headers, deadline);
+    const receipt = await this.deliveries.receive(subscriptionId, body, headers, deadline);
+    setOutcome(response, 'accepted');
+    recordAccepted(subscriptionId, receipt.eventCount);
+    return receipt;
   }
 
   /** Echoes `X-Hook-Secret` only for a subscription pending its handshake. */

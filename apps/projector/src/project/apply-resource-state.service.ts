@@ -4,6 +4,7 @@ import type { AsanaResource } from '@asana-stream/asana';
 import type { ResourceStateMessage } from '@asana-stream/contracts';
 import { OUTBOX_CHANNEL } from '@asana-stream/db';
 import { AsanaStreamError } from '@asana-stream/errors';
+import { secondsSince } from '@asana-stream/metrics';
 import { currentTraceparent } from '@asana-stream/telemetry';
 import { rejectionOf } from './check-state-message';
 import {
@@ -15,11 +16,18 @@ import {
   type StoredRow,
 } from './projection-plan';
 import { PROJECTION_TABLES, type ProjectionTable } from './projection-tables';
+import { applyDurations, countApplied } from './projector-metrics';
 
 export type { ApplyOutcome, StateToApply } from './projection-plan';
 
 /** What became of one message of a batch: its outcome, or why the projection cannot take it. */
 export type BatchOutcome = ApplyOutcome | AsanaStreamError;
+
+/** What one transaction did: each accepted message's outcome, and the outbox rows it wrote. */
+interface Applied {
+  outcomes: ApplyOutcome[];
+  outboxRows: number;
+}
 
 interface StoredRecord {
   gid: string;
@@ -114,15 +122,26 @@ export class ApplyResourceStateService {
   async applyBatch(items: readonly StateToApply[]): Promise<BatchOutcome[]> {
     const rejections = items.map(({ message }) => rejectionOf(message));
     const accepted = items.filter((_, index) => rejections[index] === null);
-    const applied =
-      accepted.length === 0
-        ? []
-        : await this.dataSource.transaction('READ COMMITTED', (manager) => this.applyIn(manager, accepted));
+    const applied = accepted.length === 0 ? { outcomes: [], outboxRows: 0 } : await this.transaction(accepted);
+    countApplied(applied.outcomes, items.length - accepted.length, applied.outboxRows);
     let next = 0;
-    return rejections.map((rejection) => rejection ?? applied[next++]);
+    return rejections.map((rejection) => rejection ?? applied.outcomes[next++]);
   }
 
-  private async applyIn(manager: EntityManager, items: readonly StateToApply[]): Promise<ApplyOutcome[]> {
+  /** One transaction for the accepted messages, timed (committed or failed). */
+  private async transaction(accepted: readonly StateToApply[]): Promise<Applied> {
+    const startedAt = performance.now();
+    try {
+      const applied = await this.dataSource.transaction('READ COMMITTED', (manager) => this.applyIn(manager, accepted));
+      applyDurations.committed.observe(secondsSince(startedAt));
+      return applied;
+    } catch (error) {
+      applyDurations.failed.observe(secondsSince(startedAt));
+      throw error;
+    }
+  }
+
+  private async applyIn(manager: EntityManager, items: readonly StateToApply[]): Promise<Applied> {
     const stored = new Map<string, StoredRow>();
     for (const { table, gids } of gidsByTable(items)) {
       const rows = await manager.query<StoredRecord[]>(SQL.get(table)!.lock, [gids]);
@@ -142,7 +161,7 @@ export class ApplyResourceStateService {
       await manager.query(OUTBOX_SQL, [JSON.stringify(changes), OUTBOX_CHANNEL]);
     }
     this.log.debug({ msg: 'state batch applied', messages: items.length, ...count(plan.outcomes) });
-    return plan.outcomes;
+    return { outcomes: plan.outcomes, outboxRows: plan.changes.length };
   }
 
   private async upsert(manager: EntityManager, table: ProjectionTable, rows: PlannedRow[], now: Date): Promise<void> {
