@@ -1,6 +1,6 @@
 import secureJson from 'secure-json-parse';
 import { abortedError, AsanaApiError, asanaErrorForStatus } from './asana-api.errors';
-import type { AsanaEvent, AsanaResource, AsanaWebhook, AsanaWebhookFilter } from './types';
+import type { AsanaEvent, AsanaResource, AsanaWebhook, AsanaWebhookCompact, AsanaWebhookFilter } from './types';
 
 export interface AsanaClientOptions {
   /** e.g. `https://app.asana.com/api/1.0` */
@@ -175,6 +175,30 @@ export class AsanaClient {
       if (error instanceof AsanaApiError && error.code === 'NOT_VISIBLE') return null;
       throw error;
     }
+  }
+
+  /** Every webhook of a workspace (`GET /webhooks?workspace=`, compact, all pages). */
+  async listWebhooks(workspaceGid: string, { signal }: AsanaCallOptions = {}): Promise<AsanaWebhookCompact[]> {
+    const webhooks: AsanaWebhookCompact[] = [];
+    let offset: string | undefined;
+    do {
+      const query: Record<string, string> = { workspace: workspaceGid, limit: '100' };
+      if (offset) query.offset = offset;
+      const body = await this.request<{ data?: unknown; next_page?: { offset?: unknown } | null }>(
+        'GET',
+        '/webhooks',
+        query,
+        undefined,
+        signal,
+      );
+      if (!Array.isArray(body.data)) {
+        throw new AsanaApiError('MALFORMED_RESPONSE', 'GET /webhooks: the answer has no data array', 200);
+      }
+      webhooks.push(...(body.data as AsanaWebhookCompact[]));
+      const next = body.next_page?.offset;
+      offset = typeof next === 'string' && next !== '' ? next : undefined;
+    } while (offset);
+    return webhooks;
   }
 
   async deleteWebhook(gid: string): Promise<void> {

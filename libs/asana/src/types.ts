@@ -56,6 +56,9 @@ export interface AsanaWebhook {
   filters: AsanaWebhookFilter[];
 }
 
+/** A webhook as lists show it (`GET /webhooks?workspace=`). */
+export type AsanaWebhookCompact = Pick<AsanaWebhook, 'gid' | 'resource_type' | 'active' | 'resource' | 'target'>;
+
 export interface AsanaWebhookFilter {
   resource_type?: string;
   resource_subtype?: string;

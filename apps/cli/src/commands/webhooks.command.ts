@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { AsanaClient, registerWebhook, WebhookRegistrationError } from '@asana-stream/asana';
+import { AsanaApiError, AsanaClient, registerWebhook, WebhookRegistrationError } from '@asana-stream/asana';
+import type { CliConfig } from '@asana-stream/config';
 import { SubscriptionEntity, subscriptionStore } from '@asana-stream/db';
 import { withConnections, type CliContext } from '../cli-context';
 import { CliFailure } from '../cli-failure';
@@ -48,22 +49,165 @@ export function registerWebhookCommands(program: Command, context: () => CliCont
     });
   webhooks
     .command('list')
-    .description('list known subscriptions with their status and last contact')
-    .action(async () => {
+    .description(
+      'list subscriptions: status, webhook, resource, last contact and the health Asana last reported; with --workspace, also what Asana has that differs (drift)',
+    )
+    .option('--workspace <gid>', "compare with Asana's own list of the workspace's webhooks")
+    .option('--all', 'include deleted subscriptions')
+    .option('--json', 'print JSON')
+    .action(async (options: { workspace?: string; all?: boolean; json?: boolean }) => {
       const { config, print } = context();
-      await withConnections(config, { database: true }, async ({ dataSource }) => {
-        const rows = await dataSource.getRepository(SubscriptionEntity).find({ order: { createdAt: 'ASC' } });
-        for (const row of rows) {
-          print(
-            [
-              row.id,
-              row.webhookGid ?? '-',
-              row.resourceGid,
-              row.status,
-              row.lastDeliveryAt?.toISOString() ?? 'never',
-            ].join('\t'),
-          );
-        }
-      });
+      if (options.workspace !== undefined && !GID.test(options.workspace)) {
+        throw new CliFailure(`--workspace takes an Asana gid (digits), got "${options.workspace}"`);
+      }
+      const rows = await withConnections(config, { database: true }, ({ dataSource }) =>
+        dataSource.getRepository(SubscriptionEntity).find({ order: { createdAt: 'ASC' } }),
+      );
+      const shown = options.all ? rows : rows.filter((row) => row.status !== 'deleted');
+      const drift = options.workspace ? await driftWith(asanaOf(config), options.workspace, rows, config) : undefined;
+      if (options.json) {
+        print(JSON.stringify({ subscriptions: shown.map(publicSubscription), ...(drift ? { drift } : {}) }));
+        return;
+      }
+      for (const row of shown) {
+        print(
+          [
+            row.id,
+            row.webhookGid ?? '-',
+            row.resourceGid,
+            row.status,
+            row.lastDeliveryAt?.toISOString() ?? 'never',
+            healthSummary(row),
+          ].join('\t'),
+        );
+      }
+      for (const line of drift ?? []) print(`drift: ${line.problem} (${line.webhookGid ?? line.subscriptionId})`);
     });
+  webhooks
+    .command('show')
+    .description('one subscription (never its secret), with its webhook as Asana reports it now')
+    .argument('<subscription-id>')
+    .action(async (id: string) => {
+      const { config, print } = context();
+      const row = await findSubscription(config, id);
+      const asana = row.webhookGid ? await asanaOf(config).getWebhook(row.webhookGid) : null;
+      print(JSON.stringify({ subscription: publicSubscription(row), asana: asana ?? 'not in Asana' }, null, 2));
+    });
+  webhooks
+    .command('delete')
+    .description("delete a subscription's webhook in Asana and end the subscription")
+    .argument('<subscription-id>')
+    .action(async (id: string) => {
+      const { config, print } = context();
+      const row = await findSubscription(config, id);
+      if (row.status === 'deleted') throw new CliFailure(`subscription ${id} is already deleted`);
+      if (row.webhookGid) await deleteInAsana(asanaOf(config), row.webhookGid);
+      await withConnections(config, { database: true }, ({ dataSource }) =>
+        dataSource
+          .getRepository(SubscriptionEntity)
+          .update({ id }, { status: 'deleted', deletedReason: 'deleted by an operator' }),
+      );
+      print(`subscription ${id} deleted${row.webhookGid ? ` (webhook ${row.webhookGid} deleted in Asana)` : ''}`);
+    });
+  webhooks
+    .command('rotate')
+    .description(
+      "replace a subscription's webhook (and its secret) without a gap: a new webhook on the same resource first, both delivering a moment (duplicates collapse), then the old one deleted",
+    )
+    .argument('<subscription-id>')
+    .option('--json', 'print the new subscription as JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const ctx = context();
+      const old = await findSubscription(ctx.config, id);
+      if (old.status !== 'active')
+        throw new CliFailure(`subscription ${id} is ${old.status}: only an active one rotates`);
+      const created = await createWebhook(ctx, old.resourceGid);
+      if (old.webhookGid) await deleteInAsana(asanaOf(ctx.config), old.webhookGid);
+      await withConnections(ctx.config, { database: true }, ({ dataSource }) =>
+        dataSource
+          .getRepository(SubscriptionEntity)
+          .update({ id }, { status: 'deleted', deletedReason: 'rotated', replacedBy: created.id }),
+      );
+      ctx.say(`subscription ${id} rotated: ${created.id} (webhook ${created.webhookGid}) replaces it`);
+      if (options.json) ctx.print(JSON.stringify(publicSubscription(created)));
+    });
+}
+
+const GID = /^\d{1,32}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function asanaOf(config: CliConfig): AsanaClient {
+  return new AsanaClient({ baseUrl: config.asana.ASANA_BASE_URL, token: config.asana.ASANA_TOKEN });
+}
+
+async function findSubscription(config: CliConfig, id: string): Promise<SubscriptionEntity> {
+  if (!UUID.test(id)) throw new CliFailure(`a subscription id is a UUID (see \`webhooks list\`), got "${id}"`);
+  const row = await withConnections(config, { database: true }, ({ dataSource }) =>
+    dataSource.getRepository(SubscriptionEntity).findOneBy({ id }),
+  );
+  if (!row) throw new CliFailure(`no subscription ${id} (see \`webhooks list --all\`)`);
+  return row;
+}
+
+/** Deletes a webhook in Asana; one Asana already deleted is as good. */
+async function deleteInAsana(asana: AsanaClient, webhookGid: string): Promise<void> {
+  try {
+    await asana.deleteWebhook(webhookGid);
+  } catch (error) {
+    if (error instanceof AsanaApiError && error.code === 'NOT_VISIBLE') return;
+    throw new CliFailure(`Asana did not delete webhook ${webhookGid}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** One short column: what Asana last said of the webhook, or why the subscription ended. */
+function healthSummary(row: SubscriptionEntity): string {
+  if (row.status === 'deleted') {
+    return `ended: ${row.deletedReason ?? 'deleted'}${row.replacedBy ? `, replaced by ${row.replacedBy}` : ''}`;
+  }
+  if (row.asanaHealth?.deleted_by_asana) return 'deleted by Asana: being created again';
+  if (row.failingSince) {
+    return `failing since ${row.failingSince.toISOString()} (${Number(row.asanaHealth?.delivery_retry_count ?? 0)} retries pending)`;
+  }
+  if (row.silentSince) return `silent since ${row.silentSince.toISOString()}`;
+  return row.healthCheckedAt ? `healthy at ${row.healthCheckedAt.toISOString()}` : 'not checked yet';
+}
+
+export interface Drift {
+  problem: string;
+  subscriptionId?: string;
+  webhookGid?: string;
+}
+
+/**
+ * What differs between our subscriptions and Asana's list of the workspace's webhooks: an active
+ * subscription whose webhook Asana lacks, and a webhook delivering to our ingest that no active
+ * subscription knows (a leftover: it delivers with a secret ingest no longer accepts).
+ */
+async function driftWith(
+  asana: AsanaClient,
+  workspaceGid: string,
+  rows: SubscriptionEntity[],
+  config: CliConfig,
+): Promise<Drift[]> {
+  const theirs = await asana.listWebhooks(workspaceGid);
+  const theirGids = new Set(theirs.map((webhook) => webhook.gid));
+  const active = rows.filter((row) => row.status === 'active');
+  const ourGids = new Set(active.map((row) => row.webhookGid));
+  const ingest = `${config.webhooks.INGEST_PUBLIC_URL.replace(/\/+$/, '')}/webhooks/asana/`;
+  const drift: Drift[] = [];
+  for (const row of active) {
+    if (row.webhookGid && !theirGids.has(row.webhookGid)) {
+      drift.push({
+        problem: 'active here, but Asana has no such webhook',
+        subscriptionId: row.id,
+        webhookGid: row.webhookGid,
+      });
+    }
+  }
+  for (const webhook of theirs) {
+    if (webhook.target.startsWith(ingest) && !ourGids.has(webhook.gid)) {
+      drift.push({ problem: 'delivers to this ingest, but no active subscription knows it', webhookGid: webhook.gid });
+    }
+  }
+  return drift;
 }

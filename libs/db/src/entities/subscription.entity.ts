@@ -40,4 +40,26 @@ export class SubscriptionEntity {
 
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt!: Date;
+
+  /** When the enricher's webhook monitor last looked the webhook up in Asana. */
+  @Column({ name: 'health_checked_at', type: 'timestamptz', nullable: true })
+  healthCheckedAt!: Date | null;
+
+  /** What Asana reported of the webhook's deliveries then (or that Asana deleted it). */
+  @Column({ name: 'asana_health', type: 'jsonb', nullable: true })
+  asanaHealth!: Record<string, unknown> | null;
+
+  @Column({ name: 'failing_since', type: 'timestamptz', nullable: true })
+  failingSince!: Date | null;
+
+  @Column({ name: 'silent_since', type: 'timestamptz', nullable: true })
+  silentSince!: Date | null;
+
+  /** Why a deleted subscription ended: deleted by Asana, rotated, or by an operator. */
+  @Column({ name: 'deleted_reason', type: 'text', nullable: true })
+  deletedReason!: string | null;
+
+  /** The subscription that took over (a webhook made again, or rotated). */
+  @Column({ name: 'replaced_by', type: 'uuid', nullable: true })
+  replacedBy!: string | null;
 }
