@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { TopicNames } from '@asana-stream/contracts';
+import { parseExposition, sumOf } from '@asana-stream/metrics';
 import { createTestDatabase, createTestTopics, OtlpReceiver, waitFor, type TestDatabase } from '@asana-stream/testing';
 import {
   comparableRows,
@@ -157,5 +158,11 @@ describe('a webhook Asana deleted after its deliveries kept failing', () => {
     }
     const status = await pipelineStatus(p);
     expect(status.resync.running).toBe(0);
+    // The enricher's metrics say the same: webhooks found deleted, each created again once.
+    const metrics = parseExposition(await (await fetch(`${p.enricher.url}/metrics`)).text());
+    expect(sumOf(metrics, 'asana_stream_webhooks_recreated_total', { outcome: 'created' })).toBe(projects.length);
+    expect(sumOf(metrics, 'asana_stream_webhook_checks_total', { verdict: 'deleted' })).toBeGreaterThanOrEqual(
+      projects.length,
+    );
   });
 });

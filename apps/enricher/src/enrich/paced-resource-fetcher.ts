@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { Pool, type QueryConfig } from 'pg';
 import { AsanaRequestPacer, type AsanaClient, type AsanaResource, type SharedBudgetStore } from '@asana-stream/asana';
+import { classifyError } from '@asana-stream/errors';
+import { secondsSince } from '@asana-stream/metrics';
+import { asanaRequestDuration, asanaRequests } from '../enricher-metrics';
 import type { FetchOptions, ResourceFetcher } from './enrich-event.service';
 
 /** How the fetcher paces its requests (the enricher's ASANA_* and ENRICHER_* settings). */
@@ -16,6 +19,30 @@ export interface PacingSettings {
   token?: string;
   /** With `budgetDatabaseUrl`: this process's own budget while that Postgres cannot be asked. */
   fallbackRequestsPerMinute?: number;
+}
+
+/** What a request to Asana is for, as its metrics label it. */
+export type AsanaRequestPurpose = 'enrich' | 'events' | 'resync' | 'webhooks';
+
+/** Counts each request (each try, 429s and outages included) by its outcome, and times it. */
+function measured<T>(
+  purpose: AsanaRequestPurpose,
+  request: (signal?: AbortSignal) => Promise<T>,
+): (signal?: AbortSignal) => Promise<T> {
+  const duration = asanaRequestDuration.labels(purpose);
+  return async (signal) => {
+    const startedAt = performance.now();
+    try {
+      const result = await request(signal);
+      asanaRequests.labels(purpose, 'ok').inc();
+      return result;
+    } catch (error) {
+      asanaRequests.labels(purpose, classifyError(error).code).inc();
+      throw error;
+    } finally {
+      duration.observe(secondsSince(startedAt));
+    }
+  };
 }
 
 /** The migration's table (`libs/db`: AsanaRequestBudget). */
@@ -106,10 +133,10 @@ export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationS
     optFields?: readonly string[],
     { whileWaiting, signal, onRequest }: FetchOptions = {},
   ): Promise<AsanaResource> {
-    const request = (cancel?: AbortSignal) => {
+    const request = measured('enrich', (cancel?: AbortSignal) => {
       onRequest?.();
       return this.client.getResource(type, gid, optFields, { signal: cancel });
-    };
+    });
     return this.pacer.run(request, {
       whileWaiting,
       signal: signal ? AbortSignal.any([this.shutdown.signal, signal]) : this.shutdown.signal,
@@ -120,8 +147,11 @@ export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationS
    * Any other request to Asana (the Events API follower's reads), paced within the same budget
    * and cancelled as fetches are: by `signal`, or by the app's shutdown.
    */
-  run<T>(request: (signal?: AbortSignal) => Promise<T>, { signal }: { signal?: AbortSignal } = {}): Promise<T> {
-    return this.pacer.run(request, {
+  run<T>(
+    request: (signal?: AbortSignal) => Promise<T>,
+    { signal, purpose }: { signal?: AbortSignal; purpose: AsanaRequestPurpose },
+  ): Promise<T> {
+    return this.pacer.run(measured(purpose, request), {
       signal: signal ? AbortSignal.any([this.shutdown.signal, signal]) : this.shutdown.signal,
     });
   }

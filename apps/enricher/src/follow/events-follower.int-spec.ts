@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { TOPICS, type AsanaEventEnvelope, type ResourceStateMessage, type TopicNames } from '@asana-stream/contracts';
+import { parseExposition, sumOf } from '@asana-stream/metrics';
 import {
   AppProcess,
   createTestDatabase,
@@ -153,6 +154,12 @@ describe('the Events API follower (enricher process, real Kafka and Postgres, si
     });
     // The reflected task's event was read, but not published.
     expect(Number(after.events_read)).toBeGreaterThan(Number(after.events_published));
+    const metrics = parseExposition(await (await fetch(`${enricher.url}/metrics`)).text());
+    expect(sumOf(metrics, 'asana_stream_events_api_events_total', { outcome: 'published' })).toBe(published.length);
+    expect(sumOf(metrics, 'asana_stream_events_api_events_total', { outcome: 'reflected' })).toBeGreaterThan(0);
+    expect(sumOf(metrics, 'asana_stream_asana_requests_total', { purpose: 'events', outcome: 'ok' })).toBeGreaterThan(
+      1,
+    );
 
     // A comment and a section, whose events reach the project's Events API, become live states:
     // the enricher fetches stories and sections like any resource.

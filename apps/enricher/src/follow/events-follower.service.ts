@@ -18,7 +18,8 @@ import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
 import { tracer } from '@asana-stream/telemetry';
 import { PacedResourceFetcher } from '../enrich/paced-resource-fetcher';
 import { EventStreamsRepository, type ClaimedStream } from './event-streams.repository';
-import { pollStream, type FollowDeps, type PollOutcome } from './follow-events';
+import { eventsApiEvents, eventStreamRestarts } from '../enricher-metrics';
+import { FIRST_READ_REASON, pollStream, type FollowDeps, type PollOutcome } from './follow-events';
 
 /** Streams one replica polls at once. */
 const CLAIM_LIMIT = 10;
@@ -147,7 +148,10 @@ export class EventsFollowerService implements OnApplicationBootstrap, BeforeAppl
     const topic = this.names.physical(TOPICS.events.name);
     return {
       readEvents: (resource, sync, signal) =>
-        this.pacer.run((cancel) => this.asana.getEvents(resource, sync, { signal: cancel }), { signal }),
+        this.pacer.run((cancel) => this.asana.getEvents(resource, sync, { signal: cancel }), {
+          signal,
+          purpose: 'events',
+        }),
       streams: this.streams,
       publish: (envelopes: AsanaEventEnvelope[]) =>
         this.publisher.publish([
@@ -158,6 +162,13 @@ export class EventsFollowerService implements OnApplicationBootstrap, BeforeAppl
   }
 
   private report(stream: ClaimedStream, outcome: PollOutcome): void {
+    if (outcome.kind === 'read') {
+      if (outcome.published > 0) eventsApiEvents.labels('published').inc(outcome.published);
+      if (outcome.events > outcome.published)
+        eventsApiEvents.labels('reflected').inc(outcome.events - outcome.published);
+    } else if (outcome.kind === 'restarted') {
+      eventStreamRestarts.labels(outcome.reason === FIRST_READ_REASON ? 'first_read' : 'expired').inc();
+    }
     if (outcome.kind === 'restarted') {
       this.log.warn({
         msg: 'event stream restarted from a fresh sync token; resync asked for',

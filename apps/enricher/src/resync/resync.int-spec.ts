@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { TOPICS, type AsanaEventEnvelope, type ResourceStateMessage, type TopicNames } from '@asana-stream/contracts';
+import { parseExposition, sumOf } from '@asana-stream/metrics';
 import {
   AppProcess,
   createTestDatabase,
@@ -112,6 +113,15 @@ describe('the resync of a watched project (enricher process, real Kafka and Post
     expect(first.resync_requested_at).toBeNull();
     // The project itself and four tasks missing, one stale, one vanished; the current one untouched.
     expect([first.repairs_missing, first.repairs_stale, first.repairs_vanished].map(Number)).toEqual([5, 1, 1]);
+    // The same counts on the enricher's /metrics, with its requests to Asana by purpose.
+    const metrics = parseExposition(await (await fetch(`${enricher.url}/metrics`)).text());
+    expect(
+      ['missing', 'stale', 'vanished'].map((cause) => sumOf(metrics, 'asana_stream_resync_repairs_total', { cause })),
+    ).toEqual([5, 1, 1]);
+    expect(sumOf(metrics, 'asana_stream_resyncs_total', { outcome: 'done' })).toBe(1);
+    // The project and one page of its tasks.
+    expect(sumOf(metrics, 'asana_stream_asana_requests_total', { purpose: 'resync', outcome: 'ok' })).toBe(2);
+    expect(sumOf(metrics, 'asana_stream_events_api_restarts_total', { reason: 'first_read' })).toBe(1);
 
     const eventsTopic = names.physical(TOPICS.events.name);
     const stateTopic = names.physical(TOPICS.state.name);

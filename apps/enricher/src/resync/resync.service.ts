@@ -17,6 +17,7 @@ import { classifyError } from '@asana-stream/errors';
 import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
 import { tracer } from '@asana-stream/telemetry';
 import { PacedResourceFetcher } from '../enrich/paced-resource-fetcher';
+import { countRepairs, resyncRuns } from '../enricher-metrics';
 import { EventStreamsRepository } from '../follow/event-streams.repository';
 import { retryDelayMs } from '../follow/events-follower.service';
 import { ResyncRepository, type ClaimedResync } from './resync.repository';
@@ -104,6 +105,8 @@ export class ResyncService implements OnApplicationBootstrap, BeforeApplicationS
       );
       span.setAttribute('asana_stream.outcome', outcome.kind);
       this.failuresInARow = 0;
+      resyncRuns.labels(outcome.kind === 'lease-lost' ? 'lease_lost' : outcome.kind).inc();
+      if (outcome.kind === 'done') countRepairs(outcome.repairs);
       if (outcome.kind === 'done') {
         this.log.log({ msg: 'resync done', resourceGid: claim.resourceGid, ...outcome });
       } else if (outcome.kind === 'lease-lost') {
@@ -113,6 +116,7 @@ export class ResyncService implements OnApplicationBootstrap, BeforeApplicationS
       const error = classifyError(thrown);
       span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
       if (signal.aborted) return;
+      resyncRuns.labels('failed').inc();
       // An offset Asana no longer knows (400) cannot be resumed from: the next run starts over.
       const restart = thrown instanceof AsanaApiError && thrown.code === 'REJECTED' && claim.offset !== null;
       const retryInMs = retryDelayMs(this.config.follower.EVENTS_POLL_INTERVAL_MS, this.failuresInARow++);
@@ -136,7 +140,7 @@ export class ResyncService implements OnApplicationBootstrap, BeforeApplicationS
   private deps(resourceGid: string): ResyncDeps {
     const topic = this.names.physical(TOPICS.events.name);
     const paced = <T>(request: (cancel?: AbortSignal) => Promise<T>, signal: AbortSignal) =>
-      this.pacer.run(request, { signal });
+      this.pacer.run(request, { signal, purpose: 'resync' });
     return {
       getProject: (gid, signal) =>
         paced((cancel) => this.asana.getResource('project', gid, RESYNC_OPT_FIELDS, { signal: cancel }), signal).catch(

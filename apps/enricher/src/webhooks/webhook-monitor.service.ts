@@ -12,6 +12,7 @@ import { APP_CONFIG, type EnricherConfig } from '@asana-stream/config';
 import { requestResync, subscriptionStore } from '@asana-stream/db';
 import { classifyError } from '@asana-stream/errors';
 import { PacedResourceFetcher } from '../enrich/paced-resource-fetcher';
+import { webhookChecks, webhooksRecreated } from '../enricher-metrics';
 import { judgeWebhook, reportedHealth } from './webhook-health';
 import { WebhookMonitorRepository, type CheckedSubscription } from './webhook-monitor.repository';
 
@@ -87,13 +88,15 @@ export class WebhookMonitorService implements OnApplicationBootstrap, BeforeAppl
     try {
       const webhook = await this.pacer.run(
         (cancel) => this.asana.getWebhook(subscription.webhookGid, { signal: cancel }),
-        { signal },
+        { signal, purpose: 'webhooks' },
       );
       if (webhook === null) {
+        webhookChecks.labels('deleted').inc();
         await this.replaceDeleted(subscription, signal);
         return;
       }
       const verdict = judgeWebhook(webhook, subscription, new Date());
+      webhookChecks.labels(verdict.failing ? 'failing' : verdict.silent ? 'silent' : 'healthy').inc();
       await this.subscriptions.recordHealth(subscription.id, reportedHealth(webhook), verdict.failing, verdict.silent);
       if (verdict.resyncReason) {
         await requestResync(this.dataSource, subscription.resourceGid, verdict.resyncReason);
@@ -101,6 +104,7 @@ export class WebhookMonitorService implements OnApplicationBootstrap, BeforeAppl
       }
     } catch (error) {
       if (signal.aborted) return;
+      webhookChecks.labels('error').inc();
       this.log.warn({
         msg: 'could not check the webhook; the next round tries again',
         ...where,
@@ -131,9 +135,10 @@ export class WebhookMonitorService implements OnApplicationBootstrap, BeforeAppl
             subscription.resourceGid,
             this.config.webhooks.INGEST_PUBLIC_URL,
           ),
-        { signal },
+        { signal, purpose: 'webhooks' },
       );
       await this.subscriptions.replace(subscription.id, registered.subscriptionId);
+      webhooksRecreated.labels('created').inc();
       this.log.log({
         msg: 'webhook created again',
         ...where,
@@ -142,6 +147,7 @@ export class WebhookMonitorService implements OnApplicationBootstrap, BeforeAppl
       });
     } catch (error) {
       const failure = classifyError(error);
+      webhooksRecreated.labels('failed').inc();
       await this.subscriptions.recordDeletedByAsana(subscription.id, `${failure.code}: ${failure.message}`);
       this.log.warn({
         msg: 'Asana deleted the webhook and it could not be created again yet; the next round tries again',
