@@ -111,3 +111,69 @@ describe('PacedResourceFetcher', () => {
     expect(getResource).toHaveBeenCalledTimes(2);
   });
 });
+
+describe('PacedResourceFetcher: live traffic first', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  /** A budget of one request per 10-second window, and a log of what reached Asana, in order. */
+  function oneAWindow() {
+    const asked: string[] = [];
+    const client = {
+      getResource: jest.fn<ReturnType<GetResource>, Parameters<GetResource>>((_type, gid) => {
+        asked.push(`enrich ${gid}`);
+        return Promise.resolve(task(gid));
+      }),
+    };
+    const reconcile = (name: string) => () => {
+      asked.push(name);
+      return Promise.resolve(name);
+    };
+    return { fetcher: new PacedResourceFetcher(client, 6), asked, reconcile };
+  }
+
+  it('lets a reconciliation request go only once no enrichment fetch waits, even one that came later', async () => {
+    const { fetcher, asked, reconcile } = oneAWindow();
+    const fetches = [track(fetcher.getResource('task', 'a')), track(fetcher.getResource('task', 'b'))];
+    const repair = track(fetcher.run(reconcile('resync'), { purpose: 'resync' }));
+    await jest.advanceTimersByTimeAsync(1_000);
+    fetches.push(track(fetcher.getResource('task', 'c')));
+    await jest.advanceTimersByTimeAsync(40_000);
+    expect(asked).toEqual(['enrich a', 'enrich b', 'enrich c', 'resync']);
+    expect([...fetches, repair].every((state) => state.settled)).toBe(true);
+    expect(repair.value).toBe('resync');
+  });
+
+  it('goes without waiting when no enrichment fetch waits', async () => {
+    const { fetcher, asked, reconcile } = oneAWindow();
+    const repair = track(fetcher.run(reconcile('events'), { purpose: 'events' }));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(repair).toMatchObject({ settled: true, value: 'events' });
+    expect(asked).toEqual(['events']);
+  });
+
+  it('is not starved: after 30 s of waiting it takes its turn ahead of live fetches that come later', async () => {
+    const { fetcher, asked, reconcile } = oneAWindow();
+    for (let n = 0; n < 10; n++) void fetcher.getResource('task', `early${n}`);
+    const repair = track(fetcher.run(reconcile('resync'), { purpose: 'resync' }));
+    await jest.advanceTimersByTimeAsync(31_000);
+    expect(asked).not.toContain('resync');
+    for (let n = 0; n < 3; n++) void fetcher.getResource('task', `late${n}`);
+    await jest.advanceTimersByTimeAsync(200_000);
+    expect(repair).toMatchObject({ settled: true, value: 'resync' });
+    expect(asked.indexOf('resync')).toBe(10);
+    expect(asked.slice(11)).toEqual(['enrich late0', 'enrich late1', 'enrich late2']);
+  });
+
+  it('ends a reconciliation request waiting behind live traffic at once on shutdown', async () => {
+    const { fetcher, asked, reconcile } = oneAWindow();
+    void fetcher.getResource('task', 'a').catch(() => undefined);
+    void fetcher.getResource('task', 'b').catch(() => undefined);
+    const repair = track(fetcher.run(reconcile('resync'), { purpose: 'resync' }));
+    await jest.advanceTimersByTimeAsync(1_000);
+    fetcher.beforeApplicationShutdown();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(repair).toMatchObject({ settled: true, error: aborted });
+    expect(asked).not.toContain('resync');
+  });
+});

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { Pool, type QueryConfig } from 'pg';
-import { AsanaRequestPacer, type AsanaClient, type AsanaResource, type SharedBudgetStore } from '@asana-stream/asana';
+import {
+  abortedError,
+  AsanaRequestPacer,
+  type AsanaClient,
+  type AsanaResource,
+  type SharedBudgetStore,
+} from '@asana-stream/asana';
 import { classifyError } from '@asana-stream/errors';
 import { secondsSince } from '@asana-stream/metrics';
 import { asanaRequestDuration, asanaRequests } from '../enricher-metrics';
@@ -20,6 +27,9 @@ export interface PacingSettings {
   /** With `budgetDatabaseUrl`: this process's own budget while that Postgres cannot be asked. */
   fallbackRequestsPerMinute?: number;
 }
+
+/** The longest reconciliation waits for live enrichment to stop queueing before it queues too. */
+export const RECONCILIATION_MAX_WAIT_MS = 30_000;
 
 /** What a request to Asana is for, as its metrics label it. */
 export type AsanaRequestPurpose = 'enrich' | 'events' | 'resync' | 'webhooks';
@@ -71,6 +81,9 @@ export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationS
   private readonly shutdown = new AbortController();
   private readonly pool?: Pool;
   private lastStoreWarning = 0;
+  /** Enrichment fetches not yet given their first try (waiting for a slot, the budget or a pause). */
+  private liveWaiting = 0;
+  private readonly liveDrained = new EventEmitter().setMaxListeners(0);
 
   /** `pacing` as a number: the budget a minute, counted in memory, with the default cap in flight. */
   constructor(
@@ -133,27 +146,60 @@ export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationS
     optFields?: readonly string[],
     { whileWaiting, signal, onRequest }: FetchOptions = {},
   ): Promise<AsanaResource> {
+    // Waiting for its slot and budget until its first try: reconciliation holds back meanwhile.
+    this.liveWaiting++;
+    let waiting = true;
+    const served = () => {
+      if (!waiting) return;
+      waiting = false;
+      if (--this.liveWaiting === 0) this.liveDrained.emit('drained');
+    };
     const request = measured('enrich', (cancel?: AbortSignal) => {
+      served();
       onRequest?.();
       return this.client.getResource(type, gid, optFields, { signal: cancel });
     });
-    return this.pacer.run(request, {
-      whileWaiting,
-      signal: signal ? AbortSignal.any([this.shutdown.signal, signal]) : this.shutdown.signal,
-    });
+    return this.pacer
+      .run(request, {
+        whileWaiting,
+        signal: signal ? AbortSignal.any([this.shutdown.signal, signal]) : this.shutdown.signal,
+      })
+      .finally(served);
   }
 
   /**
-   * Any other request to Asana (the Events API follower's reads), paced within the same budget
-   * and cancelled as fetches are: by `signal`, or by the app's shutdown.
+   * Any other request to Asana (reconciliation: the Events API follower, resyncs, the webhook
+   * monitor), paced within the same budget and cancelled as fetches are. Live traffic first: it
+   * enters the pacer only once no enrichment fetch is waiting for its turn, or after
+   * `RECONCILIATION_MAX_WAIT_MS`, so repairs never delay fresh changes and are never starved.
    */
-  run<T>(
+  async run<T>(
     request: (signal?: AbortSignal) => Promise<T>,
     { signal, purpose }: { signal?: AbortSignal; purpose: AsanaRequestPurpose },
   ): Promise<T> {
-    return this.pacer.run(measured(purpose, request), {
-      signal: signal ? AbortSignal.any([this.shutdown.signal, signal]) : this.shutdown.signal,
-    });
+    const cancel = signal ? AbortSignal.any([this.shutdown.signal, signal]) : this.shutdown.signal;
+    await this.afterLiveTraffic(cancel, purpose);
+    return this.pacer.run(measured(purpose, request), { signal: cancel });
+  }
+
+  /** Resolves once no enrichment fetch waits (or the longest wait is over); rejects ABORTED on `signal`. */
+  private async afterLiveTraffic(signal: AbortSignal, purpose: string): Promise<void> {
+    const deadline = Date.now() + RECONCILIATION_MAX_WAIT_MS;
+    while (this.liveWaiting > 0 && Date.now() < deadline) {
+      if (signal.aborted) throw abortedError(`a ${purpose} request to Asana`, signal);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.liveDrained.off('drained', done);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(deadline - Date.now(), 0));
+        this.liveDrained.on('drained', done);
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+    if (signal.aborted) throw abortedError(`a ${purpose} request to Asana`, signal);
   }
 
   /**
