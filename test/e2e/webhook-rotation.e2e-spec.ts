@@ -69,7 +69,7 @@ describe('webhooks rotate, list, show and delete', () => {
     const { data: run } = (await started.json()) as { data: { id: string } };
     // Mid-traffic: each webhook replaced by a new one.
     await new Promise((done) => setTimeout(done, 800));
-    for (const id of originals) await cli('webhooks', 'rotate', id, '--json');
+    for (const id of originals) await cli('webhooks', 'rotate', id, '--overlap', '10', '--json');
     await waitFor('the traffic run to finish', async () => {
       const response = await fetch(`${p.simulator.url}/_sim/traffic/${run.id}`);
       return ((await response.json()) as { data: { status: string } }).data.status === 'finished';

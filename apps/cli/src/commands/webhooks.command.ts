@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { AsanaApiError, AsanaClient, registerWebhook, WebhookRegistrationError } from '@asana-stream/asana';
 import type { CliConfig } from '@asana-stream/config';
@@ -115,14 +116,27 @@ export function registerWebhookCommands(program: Command, context: () => CliCont
       "replace a subscription's webhook (and its secret) without a gap: a new webhook on the same resource first, both delivering a moment (duplicates collapse), then the old one deleted",
     )
     .argument('<subscription-id>')
+    .option(
+      '--overlap <seconds>',
+      'longest both webhooks deliver before the old one is deleted; it ends sooner once the old one delivered after the new one was made, with no retry pending',
+      '60',
+    )
     .option('--json', 'print the new subscription as JSON')
-    .action(async (id: string, options: { json?: boolean }) => {
+    .action(async (id: string, options: { overlap: string; json?: boolean }) => {
       const ctx = context();
+      const overlapS = Number(options.overlap);
+      if (!Number.isFinite(overlapS) || overlapS < 0 || overlapS > 3600) {
+        throw new CliFailure(`--overlap takes seconds from 0 to 3600, got "${options.overlap}"`);
+      }
       const old = await findSubscription(ctx.config, id);
       if (old.status !== 'active')
         throw new CliFailure(`subscription ${id} is ${old.status}: only an active one rotates`);
       const created = await createWebhook(ctx, old.resourceGid);
-      if (old.webhookGid) await deleteInAsana(asanaOf(ctx.config), old.webhookGid);
+      const asana = asanaOf(ctx.config);
+      if (old.webhookGid) {
+        await overlap(asana, old.webhookGid, created.webhookGid!, overlapS * 1000, ctx.say);
+        await deleteInAsana(asana, old.webhookGid);
+      }
       await withConnections(ctx.config, { database: true }, ({ dataSource }) =>
         dataSource
           .getRepository(SubscriptionEntity)
@@ -147,6 +161,32 @@ async function findSubscription(config: CliConfig, id: string): Promise<Subscrip
   );
   if (!row) throw new CliFailure(`no subscription ${id} (see \`webhooks list --all\`)`);
   return row;
+}
+
+/**
+ * Waits while both webhooks deliver, so that events the old one had taken before the new one
+ * existed are delivered before it is deleted (deleting a webhook drops what it has not delivered):
+ * until the old one has succeeded after the new one was made (Asana's own clock on both sides)
+ * with no retry pending, or `maxMs`.
+ */
+async function overlap(
+  asana: AsanaClient,
+  oldGid: string,
+  newGid: string,
+  maxMs: number,
+  say: (line: string) => void,
+): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  const created = (await asana.getWebhook(newGid))?.created_at;
+  const since = created ? Date.parse(created) : NaN;
+  say(`both webhooks deliver now; the old one goes once it has delivered what it holds (at most ${maxMs / 1000} s)`);
+  while (Date.now() < deadline) {
+    const old = await asana.getWebhook(oldGid);
+    if (old === null) return;
+    const lastSuccess = old.last_success_at ? Date.parse(old.last_success_at) : NaN;
+    if (lastSuccess >= since && (old.delivery_retry_count ?? 0) === 0) return;
+    await sleep(Math.min(500, Math.max(deadline - Date.now(), 0)));
+  }
 }
 
 /** Deletes a webhook in Asana; one Asana already deleted is as good. */

@@ -1,13 +1,4 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { DataSource } from 'typeorm';
 import { AsanaClient } from '@asana-stream/asana';
@@ -20,6 +11,7 @@ import { PacedResourceFetcher } from '../enrich/paced-resource-fetcher';
 import { EventStreamsRepository, type ClaimedStream } from './event-streams.repository';
 import { eventsApiEvents, eventStreamRestarts } from '../enricher-metrics';
 import { FIRST_READ_REASON, pollStream, type FollowDeps, type PollOutcome } from './follow-events';
+import { ReconcilerLoop } from '../reconciler-loop';
 
 /** Streams one replica polls at once. */
 const CLAIM_LIMIT = 10;
@@ -27,8 +19,6 @@ const CLAIM_LIMIT = 10;
 const LEASE_MS = 120_000;
 /** The longest a failing stream waits before its next try. */
 const MAX_RETRY_MS = 15 * 60_000;
-/** How long shutdown waits for a poll in flight (its requests are cancelled at once). */
-const STOP_TIMEOUT_MS = 5_000;
 
 /** The next try after `failures` failed polls in a row: the interval, doubled each time, capped. */
 export function retryDelayMs(intervalMs: number, failures: number): number {
@@ -42,12 +32,9 @@ export function retryDelayMs(intervalMs: number, failures: number): number {
  * paced with the enricher's own, within the token's one budget.
  */
 @Injectable()
-export class EventsFollowerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class EventsFollowerService extends ReconcilerLoop {
   private readonly log = new Logger(EventsFollowerService.name);
-  private readonly stopping = new AbortController();
-  private readonly holder = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   private readonly streams: EventStreamsRepository;
-  private running?: Promise<void>;
 
   constructor(
     dataSource: DataSource,
@@ -57,6 +44,7 @@ export class EventsFollowerService implements OnApplicationBootstrap, BeforeAppl
     private readonly names: TopicNames,
     @Inject(APP_CONFIG) private readonly config: EnricherConfig,
   ) {
+    super(config);
     this.streams = new EventStreamsRepository(dataSource);
   }
 
@@ -64,23 +52,17 @@ export class EventsFollowerService implements OnApplicationBootstrap, BeforeAppl
     return this.config.follower.EVENTS_POLL_INTERVAL_MS;
   }
 
-  onApplicationBootstrap(): void {
-    if (this.config.follower.EVENTS_FOLLOW !== 'true') {
-      this.log.log({ msg: 'not following the Events API (EVENTS_FOLLOW=false): webhooks only' });
-      return;
-    }
+  protected override disabled(): void {
+    this.log.log({
+      msg: 'not reconciling (EVENTS_FOLLOW=false): no Events API, resyncs or webhook checks; webhooks only',
+    });
+  }
+
+  protected override started(): void {
     this.log.log({ msg: "following Asana's Events API for every watched resource", intervalMs: this.intervalMs });
-    this.running = this.run();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopping.abort();
-    if (!this.running) return;
-    await Promise.race([this.running, sleep(STOP_TIMEOUT_MS, undefined, { ref: false })]);
-  }
-
-  private async run(): Promise<void> {
-    const signal = this.stopping.signal;
+  protected async run(signal: AbortSignal): Promise<void> {
     // Due streams are looked for a few times per interval, so one comes round close to its time.
     const tickMs = Math.min(Math.max(Math.floor(this.intervalMs / 4), 50), 5_000);
     while (!signal.aborted) {
@@ -97,7 +79,7 @@ export class EventsFollowerService implements OnApplicationBootstrap, BeforeAppl
           error: classifyError(error).toJSON(),
         });
       }
-      await sleep(tickMs, undefined, { signal }).catch(() => undefined);
+      await this.pause(tickMs, signal);
     }
   }
 

@@ -1,13 +1,4 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { DataSource } from 'typeorm';
 import { AsanaApiError, AsanaClient } from '@asana-stream/asana';
@@ -22,12 +13,12 @@ import { EventStreamsRepository } from '../follow/event-streams.repository';
 import { retryDelayMs } from '../follow/events-follower.service';
 import { ResyncRepository, type ClaimedResync } from './resync.repository';
 import { RESYNC_OPT_FIELDS, resyncResource, type ResyncDeps } from './resync-resource';
+import { ReconcilerLoop } from '../reconciler-loop';
 
 /** A run's lease, renewed with every page saved. */
 const LEASE_MS = 120_000;
 /** How often a replica looks for a resync to run while none is. */
 const TICK_MS = 1_000;
-const STOP_TIMEOUT_MS = 5_000;
 
 /**
  * Runs the resyncs of watched resources, one at a time per replica (see `resyncResource`): those
@@ -35,13 +26,10 @@ const STOP_TIMEOUT_MS = 5_000;
  * of each resource (RESYNC_FULL_INTERVAL_MS). Its requests share the enricher's pacer and budget.
  */
 @Injectable()
-export class ResyncService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class ResyncService extends ReconcilerLoop {
   private readonly log = new Logger(ResyncService.name);
-  private readonly stopping = new AbortController();
-  private readonly holder = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   private readonly resyncs: ResyncRepository;
   private readonly streams: EventStreamsRepository;
-  private running?: Promise<void>;
   private failuresInARow = 0;
 
   constructor(
@@ -52,23 +40,12 @@ export class ResyncService implements OnApplicationBootstrap, BeforeApplicationS
     private readonly names: TopicNames,
     @Inject(APP_CONFIG) private readonly config: EnricherConfig,
   ) {
+    super(config);
     this.resyncs = new ResyncRepository(dataSource);
     this.streams = new EventStreamsRepository(dataSource);
   }
 
-  onApplicationBootstrap(): void {
-    if (this.config.follower.EVENTS_FOLLOW !== 'true') return;
-    this.running = this.run();
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopping.abort();
-    if (!this.running) return;
-    await Promise.race([this.running, sleep(STOP_TIMEOUT_MS, undefined, { ref: false })]);
-  }
-
-  private async run(): Promise<void> {
-    const signal = this.stopping.signal;
+  protected async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       let claimed: ClaimedResync | null = null;
       try {
@@ -84,7 +61,7 @@ export class ResyncService implements OnApplicationBootstrap, BeforeApplicationS
         await this.runOne(claimed, signal);
         continue;
       }
-      await sleep(TICK_MS, undefined, { signal }).catch(() => undefined);
+      await this.pause(TICK_MS, signal);
     }
   }
 

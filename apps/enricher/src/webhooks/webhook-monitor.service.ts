@@ -1,11 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AsanaClient, registerWebhook } from '@asana-stream/asana';
 import { APP_CONFIG, type EnricherConfig } from '@asana-stream/config';
@@ -15,10 +8,10 @@ import { PacedResourceFetcher } from '../enrich/paced-resource-fetcher';
 import { webhookChecks, webhooksRecreated } from '../enricher-metrics';
 import { judgeWebhook, reportedHealth } from './webhook-health';
 import { WebhookMonitorRepository, type CheckedSubscription } from './webhook-monitor.repository';
+import { ReconcilerLoop } from '../reconciler-loop';
 
 /** Subscriptions one replica checks per round. */
 const CLAIM_LIMIT = 20;
-const STOP_TIMEOUT_MS = 5_000;
 
 /**
  * Watches every active subscription's webhook in Asana (WEBHOOK_CHECK_INTERVAL_MS; each checked by
@@ -29,11 +22,9 @@ const STOP_TIMEOUT_MS = 5_000;
  * Runs under EVENTS_FOLLOW, with the follower and the resyncs.
  */
 @Injectable()
-export class WebhookMonitorService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class WebhookMonitorService extends ReconcilerLoop {
   private readonly log = new Logger(WebhookMonitorService.name);
-  private readonly stopping = new AbortController();
   private readonly subscriptions: WebhookMonitorRepository;
-  private running?: Promise<void>;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -41,6 +32,7 @@ export class WebhookMonitorService implements OnApplicationBootstrap, BeforeAppl
     private readonly pacer: PacedResourceFetcher,
     @Inject(APP_CONFIG) private readonly config: EnricherConfig,
   ) {
+    super(config);
     this.subscriptions = new WebhookMonitorRepository(dataSource);
   }
 
@@ -48,19 +40,7 @@ export class WebhookMonitorService implements OnApplicationBootstrap, BeforeAppl
     return this.config.follower.WEBHOOK_CHECK_INTERVAL_MS;
   }
 
-  onApplicationBootstrap(): void {
-    if (this.config.follower.EVENTS_FOLLOW !== 'true') return;
-    this.running = this.run();
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopping.abort();
-    if (!this.running) return;
-    await Promise.race([this.running, sleep(STOP_TIMEOUT_MS, undefined, { ref: false })]);
-  }
-
-  private async run(): Promise<void> {
-    const signal = this.stopping.signal;
+  protected async run(signal: AbortSignal): Promise<void> {
     const tickMs = Math.min(Math.max(Math.floor(this.intervalMs / 4), 50), 10_000);
     while (!signal.aborted) {
       try {
@@ -75,7 +55,7 @@ export class WebhookMonitorService implements OnApplicationBootstrap, BeforeAppl
           error: classifyError(error).toJSON(),
         });
       }
-      await sleep(tickMs, undefined, { signal }).catch(() => undefined);
+      await this.pause(tickMs, signal);
     }
   }
 
