@@ -60,6 +60,13 @@ async function runUntilExit(app: string, env: Record<string, string>): Promise<E
 
 const messages = (run: Exited) => run.lines.map((line) => line.message.msg ?? line.message);
 
+/**
+ * The messages, less the real test broker's own waits: where Kafka is not the subject, a broker
+ * slow to answer on a busy machine (one `waiting for kafka` line, then it answers) is not a failure.
+ */
+const messagesBesidesTestBroker = (run: Exited) =>
+  messages(run).filter((message) => !String(message).startsWith(`waiting for kafka at ${TEST_BROKERS} `));
+
 /** A port on this machine where nothing listens. */
 const closedAddress = async () => `127.0.0.1:${await freePort()}`;
 
@@ -74,7 +81,7 @@ describe('a pipeline app whose dependency never answers', () => {
       KAFKA_BROKERS: TEST_BROKERS,
     });
 
-    expect(messages(run)).toEqual([
+    expect(messagesBesidesTestBroker(run)).toEqual([
       `waiting for postgres at ${postgres} (attempt 1/3): connect ECONNREFUSED`,
       `waiting for postgres at ${postgres} (attempt 2/3): connect ECONNREFUSED`,
       expect.stringMatching(
@@ -84,7 +91,11 @@ describe('a pipeline app whose dependency never answers', () => {
         ),
       ),
     ]);
-    expect(run.lines.map((line) => line.level)).toEqual(['warn', 'warn', 'fatal']);
+    expect(
+      run.lines
+        .filter((line) => !String(line.message.msg ?? line.message).startsWith(`waiting for kafka at ${TEST_BROKERS} `))
+        .map((line) => line.level),
+    ).toEqual(['warn', 'warn', 'fatal']);
     expect(run.code).toBe(1);
     expect(run.elapsedMs).toBeLessThan(EXIT_BOUND_MS);
     expect(run.output).not.toContain(password);
@@ -165,7 +176,7 @@ describe('a pipeline app whose database has pending migrations', () => {
   it('refuses to start and says how to migrate', async () => {
     const run = await runUntilExit('ingest', { ...QUICK_WAIT, DATABASE_URL: url, KAFKA_BROKERS: TEST_BROKERS });
 
-    expect(messages(run)).toEqual([
+    expect(messagesBesidesTestBroker(run)).toEqual([
       expect.stringMatching(/^ingest cannot start: the database schema is not current: run `npm run db:migrate`/),
     ]);
     expect(run.code).toBe(1);
