@@ -6,6 +6,18 @@ import type { DataSource } from 'typeorm';
  * the one under way may have listed the resource before what the request is about. A resource not
  * yet followed gets its row, so the request waits for its subscription to be active.
  */
+/**
+ * The `SET` assignments of a resync request on an `event_streams` row whose reason is the query
+ * parameter `reason` (e.g. `$2`): asked for now unless a request already waits, and asked for again
+ * (the new reason kept) when a run is under way. `table` names the row as the statement does.
+ */
+export function resyncRequestAssignments(reason: string, table = 'event_streams'): string {
+  return `resync_requested_at = CASE WHEN ${table}.resync_started_at IS NOT NULL THEN now()
+                                 ELSE COALESCE(${table}.resync_requested_at, now()) END,
+      resync_reason = CASE WHEN ${table}.resync_started_at IS NOT NULL THEN ${reason}
+                           ELSE COALESCE(${table}.resync_reason, ${reason}) END`;
+}
+
 export async function requestResync(
   dataSource: Pick<DataSource, 'query'>,
   resourceGid: string,
@@ -14,11 +26,7 @@ export async function requestResync(
   await dataSource.query(
     /* sql */ `
     INSERT INTO event_streams (resource_gid, resync_requested_at, resync_reason) VALUES ($1, now(), $2)
-    ON CONFLICT (resource_gid) DO UPDATE SET
-      resync_requested_at = CASE WHEN event_streams.resync_started_at IS NOT NULL THEN now()
-                                 ELSE COALESCE(event_streams.resync_requested_at, now()) END,
-      resync_reason = CASE WHEN event_streams.resync_started_at IS NOT NULL THEN EXCLUDED.resync_reason
-                           ELSE COALESCE(event_streams.resync_reason, EXCLUDED.resync_reason) END`,
+    ON CONFLICT (resource_gid) DO UPDATE SET ${resyncRequestAssignments('EXCLUDED.resync_reason')}`,
     [resourceGid, reason],
   );
 }

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { resyncRequestAssignments } from '@asana-stream/db';
 
 /** A watched resource's place in Asana's Events API, as one replica holds it for one poll. */
 export interface ClaimedStream {
@@ -83,9 +84,7 @@ export class EventStreamsRepository {
   async restart(resourceGid: string, holder: string, syncToken: string, reason: string): Promise<boolean> {
     return this.whileLeased(
       // A resync under way may have listed the resource before what was lost: another one follows it.
-      /* sql */ `sync_token = $3,
-        resync_requested_at = CASE WHEN resync_started_at IS NOT NULL THEN now() ELSE COALESCE(resync_requested_at, now()) END,
-        resync_reason = CASE WHEN resync_started_at IS NOT NULL THEN $4 ELSE COALESCE(resync_reason, $4) END`,
+      `sync_token = $3, ${resyncRequestAssignments('$4')}`,
       [resourceGid, holder, syncToken, reason],
     );
   }
