@@ -10,11 +10,53 @@ export function testKafka(clientId = 'asana-stream-test'): Kafka {
   return new Kafka({ clientId, brokers: TEST_BROKERS.split(','), logLevel: logLevel.NOTHING });
 }
 
+/**
+ * What every topic a jest run creates starts with: `test-<run id>-`. The run id comes from the
+ * global setup (`TEST_RUN_ID_ENV`), so the global teardown deletes exactly this run's topics and a
+ * long-lived local broker does not pile up thousands of them (it slowed down with each).
+ */
+export const TEST_RUN_ID_ENV = 'ASANA_STREAM_TEST_RUN';
+
+export function testRunTopicPrefix(): string {
+  return `test-${process.env[TEST_RUN_ID_ENV] ?? 'adhoc'}-`;
+}
+
+/** Topic names under a prefix no other test uses. */
+export function testTopicNames(): TopicNames {
+  return new TopicNames(`${testRunTopicPrefix()}${randomBytes(4).toString('hex')}.`);
+}
+
 /** A topic prefix no other test uses, with every topic of the topology created under it. */
 export async function createTestTopics(): Promise<TopicNames> {
-  const names = new TopicNames(`test-${randomBytes(4).toString('hex')}.`);
+  const names = testTopicNames();
   await ensureTopics(testKafka(), allTopics(), names);
   return names;
+}
+
+/**
+ * Deletes every topic whose name starts with `prefix` (this run's, see `testRunTopicPrefix`),
+ * 100 per request. Returns how many it deleted.
+ */
+export async function deleteTopicsByPrefix(prefix: string): Promise<number> {
+  // Few retries: a run of unit tests alone may have no broker to ask.
+  const kafka = new Kafka({
+    clientId: 'asana-stream-test-teardown',
+    brokers: TEST_BROKERS.split(','),
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3_000,
+    retry: { retries: 1 },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
+    for (let i = 0; i < topics.length; i += 100) {
+      await admin.deleteTopics({ topics: topics.slice(i, i + 100), timeout: 30_000 });
+    }
+    return topics.length;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export interface ReceivedMessage<V = unknown> {

@@ -8,7 +8,6 @@ import type { AsanaResource } from '@asana-stream/asana';
 import {
   deadLetterTopic,
   messageDecoder,
-  TopicNames,
   TOPICS,
   type ResourceChangeMessage,
   type ResourceStateMessage,
@@ -22,7 +21,14 @@ import {
   KafkaConsumerServer,
   KafkaPublisher,
 } from '@asana-stream/kafka';
-import { createTestDatabase, testKafka, TopicRecorder, waitFor, type TestDatabase } from '@asana-stream/testing';
+import {
+  createTestDatabase,
+  testKafka,
+  testTopicNames,
+  TopicRecorder,
+  waitFor,
+  type TestDatabase,
+} from '@asana-stream/testing';
 import { ApplyResourceStateService, type ApplyOutcome, type BatchOutcome } from './apply-resource-state.service';
 import { StateConsumer } from './state.consumer';
 
@@ -604,7 +610,7 @@ describe('ApplyResourceStateService on a real database', () => {
     const TOPIC_SPECS = [TOPICS.state, deadLetterTopic(TOPICS.state.name)];
 
     it('applies a batch, dead-letters the one message it cannot project, commits the rest once, and commits the offsets', async () => {
-      const names = new TopicNames(`test-${randomBytes(4).toString('hex')}.`);
+      const names = testTopicNames();
       const kafka = testKafka();
       const cleanup: (() => Promise<unknown>)[] = [];
       try {
