@@ -36,6 +36,19 @@ export SIM_TOKEN=demo-token ASANA_TOKEN=demo-token
 export ASANA_BASE_URL="$sim/api/1.0"
 export INGEST_PUBLIC_URL="http://127.0.0.1:$base_port"
 export HOST=127.0.0.1 KAFKAJS_NO_PARTITIONER_WARNING=1
+# The key webhook secrets are encrypted with at rest: this machine's own, made once, kept in .local/
+# (never in git) so secrets stored by an earlier run stay readable. A real installation keeps its
+# keys in a secret store (docs/runbooks.md, "Rotating the webhook secret key").
+keys_file=.local/webhook-secret-keys
+if [ -z "${WEBHOOK_SECRET_KEYS:-}" ]; then
+  if [ ! -s "$keys_file" ]; then
+    mkdir -p .local
+    ( umask 077
+      node -e 'process.stdout.write(`demo:${require("node:crypto").randomBytes(32).toString("base64")}\n`)' >"$keys_file" )
+  fi
+  WEBHOOK_SECRET_KEYS=$(<"$keys_file")
+fi
+export WEBHOOK_SECRET_KEYS
 
 say() { printf '\n== %s\n' "$*"; }
 cli() { node dist/apps/cli/src/main.js "$@"; }
@@ -44,10 +57,10 @@ nap_pid=
 nap() { sleep "$1" & nap_pid=$!; wait "$nap_pid"; nap_pid=; }
 
 # What the cli needs to reach this installation, for `source $logs/env`. The token is the
-# simulator's, not Asana's; the file is still readable by its owner only.
+# simulator's, not Asana's, and the key the demo's own; the file is still readable by its owner only.
 ( umask 077
   { echo "# asana-stream demo installation, written by npm start: source this file, then run the cli"
-    for name in DATABASE_URL KAFKA_BROKERS KAFKA_TOPIC_PREFIX ASANA_BASE_URL ASANA_TOKEN INGEST_PUBLIC_URL; do
+    for name in DATABASE_URL KAFKA_BROKERS KAFKA_TOPIC_PREFIX ASANA_BASE_URL ASANA_TOKEN INGEST_PUBLIC_URL WEBHOOK_SECRET_KEYS; do
       printf 'export %s=%q\n' "$name" "${!name}"
     done
   } >"$logs/env" )

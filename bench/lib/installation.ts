@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { TopicNames } from '@asana-stream/contracts';
 import type { BenchContext, Installation } from './benchmark';
 import { runToCompletion } from './processes';
@@ -15,7 +16,13 @@ export async function createInstallation(
   const database = `asana_stream_${ctx.prefix.replace(/[^a-z0-9]/gi, '_').replace(/_+$/, '')}`;
   const url = new URL(ctx.postgresServerUrl);
   url.pathname = `/${database}`;
-  const env = { DATABASE_URL: url.toString(), KAFKA_BROKERS: ctx.brokers, KAFKA_TOPIC_PREFIX: ctx.prefix };
+  const env = {
+    DATABASE_URL: url.toString(),
+    KAFKA_BROKERS: ctx.brokers,
+    KAFKA_TOPIC_PREFIX: ctx.prefix,
+    // ingest encrypts the handshake secrets it stores; a key of the run's own does, as in production.
+    WEBHOOK_SECRET_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+  };
   const cli = (name: string, ...args: string[]) =>
     runToCompletion({ name, entry: CLI, args, env, logDir: ctx.logDir }, 120_000);
   await cli('cli-setup', 'setup');

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { APP_CONFIG, WebhookSecretCipher, type IngestConfig } from '@asana-stream/config';
 import { SubscriptionEntity } from '@asana-stream/db';
 import { RECORD_BATCH_HEADER_BYTES } from '@asana-stream/kafka';
 import type { PipelineApp } from '@asana-stream/runtime';
@@ -13,7 +14,16 @@ import { WebhooksController } from './webhooks/webhooks.controller';
 @Module({
   imports: [TypeOrmModule.forFeature([SubscriptionEntity])],
   controllers: [WebhooksController],
-  providers: [{ provide: APP_FILTER, useClass: IngestErrorFilter }, SubscriptionsRepository, ReceiveDeliveryService],
+  providers: [
+    { provide: APP_FILTER, useClass: IngestErrorFilter },
+    {
+      provide: WebhookSecretCipher,
+      useFactory: (config: IngestConfig) => WebhookSecretCipher.fromKeyRing(config.secrets.WEBHOOK_SECRET_KEYS),
+      inject: [APP_CONFIG],
+    },
+    SubscriptionsRepository,
+    ReceiveDeliveryService,
+  ],
 })
 export class IngestModule {}
 

@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { signAsanaBody, type AsanaEvent } from '@asana-stream/asana';
 import { createPipelineApp } from '@asana-stream/runtime';
-import { asanaTaskEvent } from '@asana-stream/testing';
+import { asanaTaskEvent, TEST_WEBHOOK_SECRET_KEYS, testWebhookSecretCipher } from '@asana-stream/testing';
 import { INGEST_APP } from '../src/ingest.module';
 
 /** The secret every test subscription's deliveries are signed with. */
@@ -27,12 +27,19 @@ export function taskEvent(gid: string, field: string): AsanaEvent {
 export const deliveryBody = (...events: AsanaEvent[]): string =>
   `{ "events" :\n  ${JSON.stringify(events, null, 1)} , "note": "résumé ✓" }\n`;
 
-/** The real ingest app, in-process, built by the same bootstrap as main.ts (short of listening). */
+/**
+ * The real ingest app, in-process, built by the same bootstrap as main.ts (short of listening),
+ * with TEST_WEBHOOK_SECRET_KEYS unless `env` sets WEBHOOK_SECRET_KEYS.
+ */
 export async function startIngest(
   env: Record<string, string>,
   logger: LoggerService | false = false,
 ): Promise<INestApplication> {
-  const { app } = await createPipelineApp(INGEST_APP, env, { logger });
+  const { app } = await createPipelineApp(
+    INGEST_APP,
+    { WEBHOOK_SECRET_KEYS: TEST_WEBHOOK_SECRET_KEYS, ...env },
+    { logger },
+  );
   return app.init();
 }
 
@@ -55,18 +62,29 @@ export function deliver(
   return post.send(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
 }
 
-/** Inserts a subscription row (a new id, `active`, with SECRET, unless told otherwise) and returns its id. */
+/**
+ * Inserts a subscription row (a new id, `active`, with SECRET, unless told otherwise) and returns
+ * its id. The secret is stored as ingest stores it, encrypted with TEST_WEBHOOK_SECRET_KEYS, or
+ * as rows made before encryption hold it with `storedAs: 'plaintext'`.
+ */
 export async function addSubscription(
   sql: Client,
   {
     id = randomUUID(),
     status = 'active',
     secret = SECRET,
-  }: { id?: string; status?: 'pending_handshake' | 'active' | 'deleted'; secret?: string | null } = {},
+    storedAs = 'encrypted',
+  }: {
+    id?: string;
+    status?: 'pending_handshake' | 'active' | 'deleted';
+    secret?: string | null;
+    storedAs?: 'encrypted' | 'plaintext';
+  } = {},
 ): Promise<string> {
+  const stored = secret !== null && storedAs === 'encrypted' ? testWebhookSecretCipher().encrypt(id, secret) : secret;
   await sql.query(
     /* sql */ `INSERT INTO subscriptions (id, resource_gid, target_url, secret, status) VALUES ($1, $2, $3, $4, $5)`,
-    [id, '1100', `http://ingest.test/webhooks/asana/${id}`, secret, status],
+    [id, '1100', `http://ingest.test/webhooks/asana/${id}`, stored, status],
   );
   return id;
 }

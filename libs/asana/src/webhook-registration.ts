@@ -5,7 +5,10 @@ import type { AsanaClient } from './asana-client';
 export interface SubscriptionStore {
   /** A subscription pending its handshake, so ingest answers Asana's handshake for it. */
   insertPending(id: string, resourceGid: string, targetUrl: string): Promise<void>;
-  /** The secret ingest stored at the handshake, or null when none arrived. */
+  /**
+   * The secret ingest stored at the handshake, decrypted, or null when none arrived; rejects when
+   * it cannot be decrypted here.
+   */
   secretOf(id: string): Promise<string | null>;
   activate(id: string, webhookGid: string): Promise<void>;
   markDeleted(id: string): Promise<void>;
@@ -51,7 +54,20 @@ export async function registerWebhook(
       cause: error,
     });
   }
-  if ((await store.secretOf(subscriptionId)) !== created.secret) {
+  let stored: string | null;
+  try {
+    stored = await store.secretOf(subscriptionId);
+  } catch (error) {
+    // Unreadable here (this process's WEBHOOK_SECRET_KEYS differs from ingest's): unchecked, the
+    // webhook must not stay.
+    await asana.deleteWebhook(created.webhook.gid);
+    await store.markDeleted(subscriptionId);
+    throw new WebhookRegistrationError(
+      `the handshake secret ingest stored could not be read (webhook deleted again): ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  if (stored !== created.secret) {
     await asana.deleteWebhook(created.webhook.gid);
     await store.markDeleted(subscriptionId);
     throw new WebhookRegistrationError(

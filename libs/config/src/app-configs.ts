@@ -1,8 +1,10 @@
 import {
   AsanaApiEnv,
   AsanaPacingEnv,
+  CliWebhookSecretsEnv,
   ConsumerEnv,
   DatabaseEnv,
+  EventsApiEnv,
   EventsFollowerEnv,
   FanoutEnv,
   HttpEnv,
@@ -11,12 +13,21 @@ import {
   LogEnv,
   StartupEnv,
   WebhookAdminEnv,
+  WebhookSecretsEnv,
 } from './env.parts';
 import { loadConfig, type ConfigOf } from './load-config';
 
 /** Which pieces of configuration each app reads. Everything an app reads is listed here. */
 export const APP_CONFIG_PARTS = {
-  ingest: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, http: HttpEnv, ingest: IngestEnv, startup: StartupEnv },
+  ingest: {
+    log: LogEnv,
+    kafka: KafkaEnv,
+    db: DatabaseEnv,
+    http: HttpEnv,
+    ingest: IngestEnv,
+    secrets: WebhookSecretsEnv,
+    startup: StartupEnv,
+  },
   enricher: {
     log: LogEnv,
     kafka: KafkaEnv,
@@ -26,6 +37,7 @@ export const APP_CONFIG_PARTS = {
     pacing: AsanaPacingEnv,
     follower: EventsFollowerEnv,
     webhooks: WebhookAdminEnv,
+    secrets: WebhookSecretsEnv,
     consumer: ConsumerEnv,
     startup: StartupEnv,
   },
@@ -37,8 +49,23 @@ export const APP_CONFIG_PARTS = {
     consumer: ConsumerEnv,
     startup: StartupEnv,
   },
-  fanout: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, http: HttpEnv, fanout: FanoutEnv, startup: StartupEnv },
-  cli: { log: LogEnv, kafka: KafkaEnv, db: DatabaseEnv, asana: AsanaApiEnv, webhooks: WebhookAdminEnv },
+  fanout: {
+    log: LogEnv,
+    kafka: KafkaEnv,
+    db: DatabaseEnv,
+    http: HttpEnv,
+    fanout: FanoutEnv,
+    events: EventsApiEnv,
+    startup: StartupEnv,
+  },
+  cli: {
+    log: LogEnv,
+    kafka: KafkaEnv,
+    db: DatabaseEnv,
+    asana: AsanaApiEnv,
+    webhooks: WebhookAdminEnv,
+    secrets: CliWebhookSecretsEnv,
+  },
 } as const;
 
 export type AppName = keyof typeof APP_CONFIG_PARTS;

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, ValidateBy } from 'class-validator';
 import { Sensitive } from './sensitive';
+import { describeKeyRingProblem } from './webhook-secret-cipher';
 
 /*
  * The pieces every app's configuration is built from. Each piece reads the same environment;
@@ -220,6 +221,32 @@ export class FanoutEnv {
   FANOUT_RETENTION_HOURS = 168;
 }
 
+export class EventsApiEnv {
+  /** Longest long-poll a `GET /events?wait=` may ask for, in seconds. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(300)
+  EVENTS_API_MAX_WAIT_SECONDS = 30;
+
+  /** Most changes one `GET /events` page may ask for (`limit=`); the default page is 100. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  EVENTS_API_MAX_LIMIT = 1000;
+
+  /**
+   * How often a quiet Server-Sent Events stream gets a comment line, so proxies and load balancers
+   * keep it open (most close an idle connection after 30 to 60 s).
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(300_000)
+  EVENTS_API_HEARTBEAT_MS = 15_000;
+}
+
 export class WebhookAdminEnv {
   /**
    * The public base URL Asana posts deliveries to (ingest's address as Asana sees it);
@@ -282,6 +309,19 @@ export class EventsFollowerEnv {
   RESYNC_FULL_INTERVAL_MS = 86_400_000;
 
   /**
+   * How often each watched project gets a light sweep between full resyncs: one request
+   * (`GET /tasks?project=&modified_since=`) lists the tasks Asana modified since the last sweep
+   * (less a minute of overlap), and what Postgres lacks or holds older is repaired. It cannot see
+   * deleted tasks; the full resync does. 0 turns the scheduled sweeps off (`reconcile --since`
+   * still runs one). Default 15 minutes.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  RESYNC_SWEEP_INTERVAL_MS = 900_000;
+
+  /**
    * How often each active subscription's webhook is looked up in Asana (`GET /webhooks/{gid}`):
    * one Asana deleted is created again (through ingest at INGEST_PUBLIC_URL) and its resource
    * resynced; one failing or silent for longer than Asana's heartbeat interval gets a resync.
@@ -291,4 +331,40 @@ export class EventsFollowerEnv {
   @Min(100)
   @Max(86_400_000)
   WEBHOOK_CHECK_INTERVAL_MS = 300_000;
+}
+
+/** Validates WEBHOOK_SECRET_KEYS as a key ring, with a message that never shows a key. */
+function IsWebhookSecretKeyRing(): PropertyDecorator {
+  return ValidateBy({
+    name: 'webhookSecretKeyRing',
+    validator: {
+      validate: (value: unknown) => describeKeyRingProblem(value) === undefined,
+      defaultMessage: (args) => describeKeyRingProblem(args?.value) ?? 'is not a key ring',
+    },
+  });
+}
+
+export class WebhookSecretsEnv {
+  /**
+   * The keys webhook secrets are encrypted with at rest (AES-256-GCM): `<id>:<base64 of 32
+   * bytes>` entries separated by commas. The first encrypts; every one listed decrypts, so a new
+   * key goes first and the old one stays until `asana-stream secrets reencrypt` has run.
+   * `asana-stream secrets generate-key` prints an entry. ingest, the enricher and the cli must
+   * share it.
+   */
+  @IsWebhookSecretKeyRing()
+  @Sensitive()
+  WEBHOOK_SECRET_KEYS!: string;
+}
+
+/**
+ * The cli's WEBHOOK_SECRET_KEYS: only the commands that read or write a webhook secret
+ * (`webhooks create`/`rotate`, `secrets reencrypt`) need it, and they say so when it is unset.
+ */
+export class CliWebhookSecretsEnv {
+  /** As WebhookSecretsEnv's; validated whenever it is set. */
+  @IsOptional()
+  @IsWebhookSecretKeyRing()
+  @Sensitive()
+  WEBHOOK_SECRET_KEYS?: string;
 }

@@ -2,6 +2,9 @@ import { loadAppConfig } from './app-configs';
 import { envHelp, envVariablesOf } from './describe-env';
 import { ConfigError, maskSecrets } from './load-config';
 
+/** A valid WEBHOOK_SECRET_KEYS, which ingest and the enricher require. */
+const KEYS = { WEBHOOK_SECRET_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+
 describe('loadAppConfig', () => {
   it('gives defaults that point at this machine', () => {
     const config = loadAppConfig('projector', {});
@@ -32,8 +35,8 @@ describe('loadAppConfig', () => {
   });
 
   it('requires an Asana token where the app calls Asana, and hides it', () => {
-    expect(() => loadAppConfig('enricher', {})).toThrow(/ASANA_TOKEN/);
-    const config = loadAppConfig('enricher', { ASANA_TOKEN: 'pat-123' });
+    expect(() => loadAppConfig('enricher', KEYS)).toThrow(/ASANA_TOKEN/);
+    const config = loadAppConfig('enricher', { ...KEYS, ASANA_TOKEN: 'pat-123' });
     expect(maskSecrets(config.asana)).toEqual({ ASANA_BASE_URL: 'https://app.asana.com/api/1.0', ASANA_TOKEN: '***' });
   });
 
@@ -53,7 +56,7 @@ describe('loadAppConfig', () => {
   it('does not show the default of a secret that is set but empty', () => {
     let error: unknown;
     try {
-      loadAppConfig('ingest', { DATABASE_URL: '' });
+      loadAppConfig('ingest', { ...KEYS, DATABASE_URL: '' });
     } catch (caught) {
       error = caught;
     }
@@ -99,7 +102,8 @@ describe('envVariablesOf', () => {
   it('calls a variable required only when the app cannot start without it', () => {
     const help = envHelp('enricher', 'fetches states');
     expect(help).toMatch(/^ {2}ASANA_TOKEN +\(required\)$/m);
+    expect(help).toMatch(/^ {2}WEBHOOK_SECRET_KEYS +\(required\)$/m);
     expect(help).toMatch(/^ {2}CONSUMER_GROUP_SUFFIX +\(optional\)$/m);
-    expect(help.match(/\(required\)/g)).toHaveLength(1);
+    expect(help.match(/\(required\)/g)).toHaveLength(2);
   });
 });

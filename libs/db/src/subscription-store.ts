@@ -1,15 +1,21 @@
 import type { DataSource } from 'typeorm';
+import type { WebhookSecretCipher } from '@asana-stream/config';
 import { SubscriptionEntity } from './entities/subscription.entity';
 
-/** `subscriptions` as webhook registration (`registerWebhook` of `@asana-stream/asana`) needs it. */
-export function subscriptionStore(dataSource: DataSource) {
+/**
+ * `subscriptions` as webhook registration (`registerWebhook` of `@asana-stream/asana`) needs it.
+ * Secrets are stored encrypted by ingest; `cipher` opens them (one stored before encryption is
+ * read as it is) and throws a WebhookSecretError when this process's keys cannot.
+ */
+export function subscriptionStore(dataSource: DataSource, cipher: Pick<WebhookSecretCipher, 'decrypt'>) {
   const subscriptions = dataSource.getRepository(SubscriptionEntity);
   return {
     async insertPending(id: string, resourceGid: string, targetUrl: string): Promise<void> {
       await subscriptions.insert({ id, resourceGid, targetUrl, status: 'pending_handshake' });
     },
     async secretOf(id: string): Promise<string | null> {
-      return (await subscriptions.findOneByOrFail({ id })).secret;
+      const { secret } = await subscriptions.findOneByOrFail({ id });
+      return secret === null ? null : cipher.decrypt(id, secret);
     },
     async activate(id: string, webhookGid: string): Promise<void> {
       await subscriptions.update({ id }, { webhookGid, status: 'active' });

@@ -13,6 +13,7 @@ import {
   stoppedCleanly,
   TEST_BROKERS,
   TEST_SERVER_URL,
+  TEST_WEBHOOK_SECRET_KEYS,
   type TestDatabase,
 } from '@asana-stream/testing';
 
@@ -41,8 +42,9 @@ async function runUntilExit(app: string, env: Record<string, string>): Promise<E
   const started = Date.now();
   const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/apps', app, 'src/main.js')], {
     cwd: REPO_ROOT,
-    // Only what the case sets: the test run's own environment must not leak into the app.
-    env: { HOST: '127.0.0.1', PORT: String(await freePort()), ...env },
+    // Only what the case sets (and the test key ingest and the enricher require): the test run's
+    // own environment must not leak into the app.
+    env: { HOST: '127.0.0.1', PORT: String(await freePort()), WEBHOOK_SECRET_KEYS: TEST_WEBHOOK_SECRET_KEYS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

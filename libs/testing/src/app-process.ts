@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { TEST_WEBHOOK_SECRET_KEYS } from './test-webhook-secrets';
 import { waitFor } from './wait-for';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
@@ -21,6 +22,7 @@ export async function freePort(): Promise<number> {
 export interface AppProcessOptions {
   /** Folder under dist/apps, e.g. `ingest`. */
   app: string;
+  /** The app's environment, on top of PATH and TEST_WEBHOOK_SECRET_KEYS (which it may override). */
   env: Record<string, string>;
   /** Where stdout/stderr go, one file per app. */
   logDir: string;
@@ -51,7 +53,13 @@ export class AppProcess {
     const entry = join(REPO_ROOT, 'dist/apps', this.options.app, 'src/main.js');
     const child = spawn(process.execPath, [entry], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', ...this.options.env, PORT: String(this.options.port), HOST: '127.0.0.1' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        WEBHOOK_SECRET_KEYS: TEST_WEBHOOK_SECRET_KEYS,
+        ...this.options.env,
+        PORT: String(this.options.port),
+        HOST: '127.0.0.1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(log);

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TEST_BROKERS } from './test-kafka';
+import { TEST_WEBHOOK_SECRET_KEYS } from './test-webhook-secrets';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 const CLI = join(REPO_ROOT, 'dist/apps/cli/src/main.js');
@@ -17,7 +18,7 @@ export interface CliRun {
 
 /**
  * The operators' cli as they run it (`node dist/apps/cli/src/main.js …`), with only PATH, the test
- * broker and `env`, so nothing of the test's own environment leaks in. A failing command is a
+ * broker, TEST_WEBHOOK_SECRET_KEYS and `env`, so nothing of the test's own environment leaks in. A failing command is a
  * result, not an exception; one still running after `timeoutMs` is. Needs `npm run build`.
  */
 export async function runCli(
@@ -28,7 +29,12 @@ export async function runCli(
   const started = Date.now();
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', KAFKA_BROKERS: TEST_BROKERS, ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        KAFKA_BROKERS: TEST_BROKERS,
+        WEBHOOK_SECRET_KEYS: TEST_WEBHOOK_SECRET_KEYS,
+        ...env,
+      },
       cwd: REPO_ROOT,
       timeout: timeoutMs,
     });

@@ -5,6 +5,7 @@ import type { CliConfig } from '@asana-stream/config';
 import { SubscriptionEntity, subscriptionStore } from '@asana-stream/db';
 import { withConnections, type CliContext } from '../cli-context';
 import { CliFailure } from '../cli-failure';
+import { webhookSecretCipher } from './secrets.command';
 
 /** A subscription as the cli shows it: everything but its secret, which is never printed. */
 export function publicSubscription(subscription: SubscriptionEntity): Omit<SubscriptionEntity, 'secret'> {
@@ -15,13 +16,15 @@ export function publicSubscription(subscription: SubscriptionEntity): Omit<Subsc
 /** Creates a webhook (`registerWebhook`: the row first, then Asana's create and handshake, secrets compared). */
 export async function createWebhook(ctx: CliContext, resource: string): Promise<SubscriptionEntity> {
   const { config, say } = ctx;
+  // Before anything is created: the secret ingest stores is compared, decrypted, with Asana's.
+  const cipher = webhookSecretCipher(config, 'webhooks create');
   return withConnections(config, { database: true }, async ({ dataSource }) => {
     const asana = new AsanaClient({ baseUrl: config.asana.ASANA_BASE_URL, token: config.asana.ASANA_TOKEN });
     let registered;
     try {
       registered = await registerWebhook(
         asana,
-        subscriptionStore(dataSource),
+        subscriptionStore(dataSource, cipher),
         resource,
         config.webhooks.INGEST_PUBLIC_URL,
         say,

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AsanaClient, registerWebhook } from '@asana-stream/asana';
-import { APP_CONFIG, type EnricherConfig } from '@asana-stream/config';
+import { APP_CONFIG, WebhookSecretCipher, type EnricherConfig } from '@asana-stream/config';
 import { requestResync, subscriptionStore } from '@asana-stream/db';
 import { classifyError } from '@asana-stream/errors';
 import { PacedResourceFetcher } from '../enrich/paced-resource-fetcher';
@@ -25,6 +25,8 @@ const CLAIM_LIMIT = 20;
 export class WebhookMonitorService extends ReconcilerLoop {
   private readonly log = new Logger(WebhookMonitorService.name);
   private readonly subscriptions: WebhookMonitorRepository;
+  /** Opens the secret ingest stores at the handshake of a webhook created again, to compare it with Asana's. */
+  private readonly secrets: WebhookSecretCipher;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -34,6 +36,7 @@ export class WebhookMonitorService extends ReconcilerLoop {
   ) {
     super(config);
     this.subscriptions = new WebhookMonitorRepository(dataSource);
+    this.secrets = WebhookSecretCipher.fromKeyRing(config.secrets.WEBHOOK_SECRET_KEYS);
   }
 
   private get intervalMs(): number {
@@ -111,7 +114,7 @@ export class WebhookMonitorService extends ReconcilerLoop {
         () =>
           registerWebhook(
             this.asana,
-            subscriptionStore(this.dataSource),
+            subscriptionStore(this.dataSource, this.secrets),
             subscription.resourceGid,
             this.config.webhooks.INGEST_PUBLIC_URL,
           ),

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Not, Repository } from 'typeorm';
-import { APP_CONFIG, type IngestConfig } from '@asana-stream/config';
+import { APP_CONFIG, WebhookSecretCipher, type IngestConfig } from '@asana-stream/config';
 import { SubscriptionEntity } from '@asana-stream/db';
 import { classifyError } from '@asana-stream/errors';
 import { IngestError } from './ingest.errors';
@@ -39,6 +39,7 @@ export class SubscriptionsRepository {
   constructor(
     @InjectRepository(SubscriptionEntity) private readonly subscriptions: Repository<SubscriptionEntity>,
     @Inject(APP_CONFIG) config: IngestConfig,
+    private readonly cipher: WebhookSecretCipher,
   ) {
     this.receiving = new SubscriptionCache((id) => this.loadReceiving(id), {
       ttlMs: config.ingest.INGEST_SUBSCRIPTION_CACHE_MS,
@@ -71,14 +72,16 @@ export class SubscriptionsRepository {
   }
 
   /**
-   * Stores the handshake secret only for a subscription still waiting for its handshake and
-   * without a secret: a second `X-Hook-Secret` could be an attacker planting a secret.
+   * Stores the handshake secret, encrypted with the current key of WEBHOOK_SECRET_KEYS, only for a
+   * subscription still waiting for its handshake and without a secret: a second `X-Hook-Secret`
+   * could be an attacker planting a secret.
    */
   async acceptHandshake(id: string, secret: string): Promise<HandshakeOutcome> {
+    const sealed = this.cipher.encrypt(id, secret);
     const outcome = await this.databaseCall('the handshake could not be stored', async () => {
       const result = await this.subscriptions.update(
         { id, status: 'pending_handshake', secret: IsNull() },
-        { secret, handshakeAt: new Date() },
+        { secret: sealed, handshakeAt: new Date() },
       );
       if (result.affected) return 'accepted';
       return (await this.subscriptions.existsBy({ id })) ? 'not-pending' : 'unknown';
@@ -107,7 +110,9 @@ export class SubscriptionsRepository {
       this.servingStale = false;
       this.log.log({ msg: 'postgres answers again: subscriptions are looked up afresh' });
     }
-    return found?.secret ? { id: found.id, secret: found.secret } : null;
+    // Decrypted once per lookup, so the cache holds what deliveries are verified with. A secret
+    // these keys cannot open is a WebhookSecretError (CONFIG_INVALID: 503, logged as an error).
+    return found?.secret ? { id: found.id, secret: this.cipher.decrypt(found.id, found.secret) } : null;
   }
 
   /**

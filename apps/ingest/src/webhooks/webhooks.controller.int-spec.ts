@@ -14,6 +14,7 @@ import {
   type ReceivedMessage,
   type TestDatabase,
   rawValue,
+  testWebhookSecretCipher,
 } from '@asana-stream/testing';
 import {
   addSubscription,
@@ -63,6 +64,7 @@ describe('WebhooksController with the real IngestModule, database and broker', (
         [id],
       )
     ).rows[0];
+  const subscriptionSecret = async (id: string) => (await subscription(id)).secret;
   const handshake = (subscriptionId: string, secret: string) =>
     request(app.getHttpServer()).post(`/webhooks/asana/${subscriptionId}`).set('X-Hook-Secret', secret).send();
   /** A normal delivery right after a refused one is answered at once: the refusal left nothing behind. */
@@ -104,8 +106,42 @@ describe('WebhooksController with the real IngestModule, database and broker', (
       expect(response.status).toBe(200);
       expect(response.headers['x-hook-secret']).toBe(SECRET);
       const stored = await subscription(id);
-      expect(stored.secret).toBe(SECRET);
+      expect(stored.secret).toMatch(/^enc:v1:test:/);
+      expect(stored.secret).not.toContain(SECRET);
+      expect(testWebhookSecretCipher().decrypt(id, stored.secret!)).toBe(SECRET);
       expect(stored.handshake_at).toBeInstanceOf(Date);
+    });
+
+    it('stores a secret that opens for its own subscription only: copied onto another row, it verifies nothing', async () => {
+      const id = await addSubscription(sql, { status: 'pending_handshake', secret: null });
+      await handshake(id, SECRET).expect(200);
+      const other = await addSubscription(sql, { status: 'pending_handshake', secret: null });
+      await handshake(other, 'another-secret-of-32-characters!').expect(200);
+
+      await sql.query(
+        /* sql */ `UPDATE subscriptions SET secret = (SELECT secret FROM subscriptions WHERE id = $1) WHERE id = $2`,
+        [id, other],
+      );
+
+      const copied = (await subscriptionSecret(other))!;
+      expect(() => testWebhookSecretCipher().decrypt(other, copied)).toThrow(/does not open/);
+      const refused = await deliver(app, other, '{"events":[]}');
+      expect(refused.status).toBe(503);
+      expect(refused.body).toEqual({
+        error: 'CONFIG_INVALID',
+        message: 'temporarily unable to accept the delivery; retry later',
+      });
+      await deliver(app, id, '{"events":[]}').expect(200);
+    });
+
+    it('verifies deliveries of a subscription whose secret was stored before encryption', async () => {
+      const legacy = await addSubscription(sql, { storedAs: 'plaintext' });
+      expect((await subscription(legacy)).secret).toBe(SECRET);
+
+      await deliver(app, legacy, '{"events":[]}').expect(200);
+      await deliver(app, legacy, '{"events":[]}', {
+        signature: signAsanaBody('another-secret-of-32-characters!', '{"events":[]}'),
+      }).expect(401);
     });
 
     it('refuses a second handshake for the same subscription and keeps the first secret', async () => {
@@ -116,7 +152,7 @@ describe('WebhooksController with the real IngestModule, database and broker', (
 
       expect(response.status).toBe(403);
       expect(response.headers['x-hook-secret']).toBeUndefined();
-      expect((await subscription(id)).secret).toBe(SECRET);
+      expect(testWebhookSecretCipher().decrypt(id, (await subscription(id)).secret!)).toBe(SECRET);
     });
 
     it('answers 404 for a subscription nobody created', async () => {

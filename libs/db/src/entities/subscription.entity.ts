@@ -22,7 +22,11 @@ export class SubscriptionEntity {
   @Column({ name: 'target_url', type: 'text' })
   targetUrl!: string;
 
-  /** The handshake secret deliveries are signed with. */
+  /**
+   * The handshake secret deliveries are signed with, encrypted (`enc:v1:<key id>:…`, see
+   * `WebhookSecretCipher` of `@asana-stream/config`; one stored before encryption is plain until
+   * `asana-stream secrets reencrypt`).
+   */
   @Column({ type: 'text', nullable: true })
   secret!: string | null;
 

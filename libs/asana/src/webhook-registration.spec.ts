@@ -1,0 +1,55 @@
+import type { CreatedWebhook } from './asana-client';
+import { registerWebhook, WebhookRegistrationError, type SubscriptionStore } from './webhook-registration';
+
+const SECRET = 'the-secret-asana-returned-0123456789';
+const CREATED = { webhook: { gid: '9001' }, secret: SECRET } as CreatedWebhook;
+
+/** A store and an Asana whose calls are recorded; `secretOf` answers as the case says. */
+function fakes(secretOf: SubscriptionStore['secretOf']) {
+  const calls: string[] = [];
+  const store: SubscriptionStore = {
+    insertPending: async (id) => void calls.push(`insertPending ${id}`),
+    secretOf: async (id) => {
+      calls.push(`secretOf ${id}`);
+      return secretOf(id);
+    },
+    activate: async (id, gid) => void calls.push(`activate ${id} ${gid}`),
+    markDeleted: async (id) => void calls.push(`markDeleted ${id}`),
+  };
+  const asana = {
+    createWebhook: async () => {
+      calls.push('createWebhook');
+      return CREATED;
+    },
+    deleteWebhook: async (gid: string) => void calls.push(`deleteWebhook ${gid}`),
+  };
+  return { calls, store, asana };
+}
+
+describe('registerWebhook', () => {
+  it('activates the subscription when the secret ingest stored (decrypted) equals the one in Asana’s answer', async () => {
+    const { calls, store, asana } = fakes(async () => SECRET);
+    const registered = await registerWebhook(asana, store, '1100', 'http://ingest.test/');
+    expect(registered.targetUrl).toBe(`http://ingest.test/webhooks/asana/${registered.subscriptionId}`);
+    expect(calls.at(-1)).toBe(`activate ${registered.subscriptionId} 9001`);
+  });
+
+  it('deletes the webhook again when the stored secret differs', async () => {
+    const { calls, store, asana } = fakes(async () => 'someone-elses-secret-0123456789');
+    await expect(registerWebhook(asana, store, '1100', 'http://ingest.test')).rejects.toThrow(/differs/);
+    expect(calls.slice(-2)).toEqual(['deleteWebhook 9001', expect.stringMatching(/^markDeleted /)]);
+  });
+
+  it('deletes the webhook again, saying why, when the stored secret cannot be decrypted here', async () => {
+    const unreadable = new Error('sealed with key id k9, which WEBHOOK_SECRET_KEYS does not list');
+    const { calls, store, asana } = fakes(async () => Promise.reject(unreadable));
+    const failure = await registerWebhook(asana, store, '1100', 'http://ingest.test').catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WebhookRegistrationError);
+    expect((failure as Error).message).toBe(
+      'the handshake secret ingest stored could not be read (webhook deleted again): sealed with key id k9, which WEBHOOK_SECRET_KEYS does not list',
+    );
+    expect((failure as Error).cause).toBe(unreadable);
+    expect(calls.slice(-2)).toEqual(['deleteWebhook 9001', expect.stringMatching(/^markDeleted /)]);
+    expect(calls.some((call) => call.startsWith('activate'))).toBe(false);
+  });
+});
