@@ -7,6 +7,7 @@ Asana API (Authorization: Bearer $SIM_TOKEN), base /api/1.0:
   GET    /projects?workspace=W   POST /projects
   GET    /projects/{gid}   PUT /projects/{gid}   DELETE /projects/{gid}
   GET    /projects/{gid}/tasks   (limit 1-100, offset, opt_fields, completed_since)
+  GET    /tasks?project=P   (modified_since, completed_since, limit 1-100, offset, opt_fields)
   POST   /tasks   GET /tasks/{gid}   PUT /tasks/{gid}   DELETE /tasks/{gid}
   GET    /tasks/{gid}/stories   POST /tasks/{gid}/stories (a comment: {"data":{"text":...}})
   GET    /stories/{gid}   DELETE /stories/{gid} (own comments)

@@ -66,6 +66,10 @@ describe('asana-stream cli against missing or unreachable dependencies', () => {
         pages: 0,
         repairs: { missing: 0, stale: 0, vanished: 0 },
         oldestResyncAt: null,
+        oldestSweepAt: null,
+        openDivergences: 0,
+        oldestDivergenceAgeSeconds: 0,
+        resources: [],
       },
     });
     expect(run.stderr).toBe('');

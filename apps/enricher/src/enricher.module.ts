@@ -7,7 +7,9 @@ import { EnrichEventService, RESOURCE_FETCHER } from './enrich/enrich-event.serv
 import { EventsConsumer } from './enrich/events.consumer';
 import { PacedResourceFetcher } from './enrich/paced-resource-fetcher';
 import { EventsFollowerService } from './follow/events-follower.service';
+import { ReconcileGaugesService } from './resync/reconcile-gauges.service';
 import { ResyncService } from './resync/resync.service';
+import { WebhookGaugesService } from './webhooks/webhook-gauges.service';
 import { WebhookMonitorService } from './webhooks/webhook-monitor.service';
 
 @Module({
@@ -35,7 +37,9 @@ import { WebhookMonitorService } from './webhooks/webhook-monitor.service';
     EnrichEventService,
     EventsFollowerService,
     ResyncService,
+    ReconcileGaugesService,
     WebhookMonitorService,
+    WebhookGaugesService,
   ],
 })
 export class EnricherModule {}

@@ -219,3 +219,30 @@ describe('AsanaClient.listProjectTasks', () => {
     await expect(other.listProjectTasks('77', {})).rejects.toMatchObject({ code: 'MALFORMED_RESPONSE' });
   });
 });
+
+describe('AsanaClient.listTasksModifiedSince', () => {
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('asks GET /tasks for the project, the time, the fields and the offset, and gives the next offset', async () => {
+    const tasks = [{ gid: '1', modified_at: '2026-11-22T10:00:00.000Z' }];
+    server = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ data: tasks, next_page: { offset: 'o2', path: '/x', uri: 'http://x' } }));
+    });
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+    await expect(
+      client.listTasksModifiedSince('77', new Date('2026-11-22T09:00:00Z'), {
+        optFields: ['modified_at', 'resource_subtype'],
+        offset: 'o1',
+      }),
+    ).resolves.toEqual({ data: tasks, nextOffset: 'o2' });
+    expect(server.requests).toEqual([
+      'GET /api/1.0/tasks?project=77&modified_since=2026-11-22T09%3A00%3A00.000Z&limit=100&opt_fields=modified_at%2Cresource_subtype&offset=o1',
+    ]);
+  });
+});

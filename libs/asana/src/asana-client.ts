@@ -125,7 +125,31 @@ export class AsanaClient {
     const query: Record<string, string> = { limit: String(limit) };
     if (optFields?.length) query.opt_fields = optFields.join(',');
     if (offset) query.offset = offset;
-    const path = `/projects/${encodeURIComponent(projectGid)}/tasks`;
+    return this.listPage(`/projects/${encodeURIComponent(projectGid)}/tasks`, query, signal);
+  }
+
+  /**
+   * One page of the project's tasks modified at or after `since` (`GET /tasks?project=&modified_since=`,
+   * at most 100 with `opt_fields`), and the next page's offset, null at the end. Trashed tasks are
+   * not listed. Offsets expire as `listProjectTasks`' do (400, REJECTED).
+   */
+  async listTasksModifiedSince(
+    projectGid: string,
+    since: Date,
+    { optFields, limit = 100, offset }: { optFields?: readonly string[]; limit?: number; offset?: string | null },
+    { signal }: AsanaCallOptions = {},
+  ): Promise<AsanaPage> {
+    const query: Record<string, string> = {
+      project: projectGid,
+      modified_since: since.toISOString(),
+      limit: String(limit),
+    };
+    if (optFields?.length) query.opt_fields = optFields.join(',');
+    if (offset) query.offset = offset;
+    return this.listPage('/tasks', query, signal);
+  }
+
+  private async listPage(path: string, query: Record<string, string>, signal?: AbortSignal): Promise<AsanaPage> {
     const body = await this.request<{ data?: unknown; next_page?: { offset?: unknown } | null }>(
       'GET',
       path,

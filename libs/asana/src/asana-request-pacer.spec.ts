@@ -133,6 +133,26 @@ describe('AsanaRequestPacer', () => {
       expect(arrived[190]).toBe(19 * 10_250 + 5);
     });
 
+    it('tells onBudget what each request left in the window, and when one found it spent', async () => {
+      const told: [number, boolean][] = [];
+      const pacer = new AsanaRequestPacer({
+        requestsPerMinute: 12, // 2 per 10-second window
+        onBudget: (remaining, exhausted) => told.push([remaining, exhausted]),
+      });
+      await pacer.acquire();
+      await pacer.acquire();
+      const third = track(pacer.acquire());
+      await jest.advanceTimersByTimeAsync(10_260);
+
+      expect(third.settled).toBe(true);
+      expect(told).toEqual([
+        [1, false],
+        [0, false],
+        [0, true],
+        [1, false],
+      ]);
+    });
+
     it('calls whileWaiting at least every WAIT_SLICE_MS while it waits', async () => {
       const pacer = new AsanaRequestPacer({ requestsPerMinute: 6 }); // 1 per 10-second window
       await pacer.acquire();

@@ -45,6 +45,12 @@ export interface AsanaRequestPacerOptions {
   windowMs?: number;
   /** Told of every 429 or outage answer and the pause it caused (for logs and metrics). */
   onPause?: (error: AsanaApiError, pauseMs: number) => void;
+  /**
+   * Told what the budget holds each time a request asks it (for metrics): the requests left in
+   * the current window after taking one (the token's, when shared), or 0 and `exhausted` when the
+   * window was spent and the request waits for the next.
+   */
+  onBudget?: (remaining: number, exhausted: boolean) => void;
 }
 
 /** Called at least every `WAIT_SLICE_MS` while a wait lasts (a Kafka consumer's heartbeat). */
@@ -205,10 +211,12 @@ export class AsanaRequestPacer {
         continue;
       }
       try {
-        await this.budget.consume(this.budgetKey);
+        const taken = await this.budget.consume(this.budgetKey);
+        this.options.onBudget?.(taken.remainingPoints, false);
         return;
       } catch (refusal) {
         if (!(refusal instanceof RateLimiterRes)) throw refusal;
+        this.options.onBudget?.(0, true);
         const opensAt = Date.now() + Math.max(1, refusal.msBeforeNext) + this.windowMarginMs;
         this.windowOpensAt = Math.max(this.windowOpensAt, opensAt);
       }

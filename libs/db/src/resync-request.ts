@@ -30,3 +30,22 @@ export async function requestResync(
     [resourceGid, reason],
   );
 }
+
+/**
+ * Asks for a light sweep of a watched resource from `since` (`asana-stream reconcile --since`):
+ * the enricher lists what Asana modified since then and repairs what Postgres lacks or holds
+ * older, without a full resync. Two requests waiting make one sweep from the earlier time.
+ */
+export async function requestSweep(
+  dataSource: Pick<DataSource, 'query'>,
+  resourceGid: string,
+  since: Date,
+): Promise<void> {
+  await dataSource.query(
+    /* sql */ `
+    INSERT INTO event_streams (resource_gid, sweep_requested_since) VALUES ($1, $2)
+    ON CONFLICT (resource_gid) DO UPDATE
+      SET sweep_requested_since = LEAST(event_streams.sweep_requested_since, EXCLUDED.sweep_requested_since)`,
+    [resourceGid, since],
+  );
+}

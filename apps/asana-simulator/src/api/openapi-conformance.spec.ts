@@ -155,6 +155,20 @@ describe("OpenAPI conformance: simulator responses against Asana's asana_oas.yam
     expect(last.body.next_page).toBeNull();
   });
 
+  it('GET /tasks?project=&modified_since= returns compact tasks with next_page, and a 400 without a filter', async () => {
+    const since = new Date(Date.now() - 60_000).toISOString();
+    await sim.put(`/api/1.0/tasks/${taskGid}`, { data: { notes: 'modified' } });
+    const first = await sim.get(
+      `/api/1.0/tasks?project=${projectGid}&modified_since=${since}&opt_fields=modified_at,resource_subtype&limit=1`,
+    );
+    expectConforms('get', '/tasks', first, 200);
+    expect(first.body.data).toEqual([expect.objectContaining({ gid: taskGid, modified_at: expect.any(String) })]);
+    const all = await sim.get(`/api/1.0/tasks?project=${projectGid}&modified_since=${since}&limit=100`);
+    expectConforms('get', '/tasks', all, 200);
+    expect(all.body.next_page).toBeNull();
+    expectConforms('get', '/tasks', await sim.get('/api/1.0/tasks?modified_since=2026-01-01T00:00:00Z'), 400);
+  });
+
   it('GET /tasks/{gid}/stories returns compact stories, system ones and comments, with next_page', async () => {
     await sim.put(`/api/1.0/tasks/${taskGid}`, { data: { name: 'Storied', assignee: 'me' } });
     await sim.post(`/api/1.0/tasks/${taskGid}/stories`, { data: { text: 'A comment' } });

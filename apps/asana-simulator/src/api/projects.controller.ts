@@ -96,7 +96,7 @@ export class ProjectsController {
 }
 
 /** `completed_since`: a date-time or "now"; only incomplete tasks and those completed since then. */
-function readCompletedSince(raw: unknown): number | undefined {
+export function readCompletedSince(raw: unknown): number | undefined {
   if (raw === undefined) return undefined;
   if (raw === 'now') return Date.now();
   const parsed = typeof raw === 'string' ? Date.parse(raw) : NaN;

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { startSimulator, type RunningSimulator } from '../../test/simulator-harness';
+import { ManualClock, startSimulator, type RunningSimulator } from '../../test/simulator-harness';
 
 describe('TasksController (HTTP)', () => {
   let sim: RunningSimulator;
@@ -111,5 +111,84 @@ describe('TasksController (HTTP)', () => {
     const notJson = await sim.post('/api/1.0/tasks').set('Content-Type', 'application/json').send('{oops');
     expect(notJson.status).toBe(400);
     expect(notJson.body.errors[0].message).toMatch(/invalid JSON/);
+  });
+});
+
+describe('GET /tasks?project= (HTTP)', () => {
+  const clock = new ManualClock();
+  let sim: RunningSimulator;
+  let projectGid: string;
+  let seeded: string[];
+
+  beforeAll(async () => {
+    sim = await startSimulator({ SIM_SEED_TASKS_PER_PROJECT: '3' }, { clock });
+    projectGid = sim.workspace.seededProjects()[0].gid;
+    seeded = sim.workspace.projectTaskHistory(projectGid).map((task) => task.gid);
+  });
+
+  afterAll(() => sim.close());
+
+  const gids = (res: { body: { data: { gid: string }[] } }) => res.body.data.map((task) => task.gid);
+
+  it("lists the project's live tasks in project order as compact tasks, like GET /projects/{gid}/tasks", async () => {
+    const res = await sim.get(`/api/1.0/tasks?project=${projectGid}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      data: seeded.map((gid) => ({
+        gid,
+        name: expect.any(String),
+        resource_type: 'task',
+        resource_subtype: 'default_task',
+      })),
+    });
+    expect(res.body.data).toEqual((await sim.get(`/api/1.0/projects/${projectGid}/tasks`)).body.data);
+  });
+
+  it('lists only the tasks modified at or after modified_since, with the opt_fields asked for', async () => {
+    clock.advance(60_000);
+    const since = new Date(clock.now()).toISOString();
+    await sim.put(`/api/1.0/tasks/${seeded[1]}`, { data: { name: 'Renamed' } });
+    clock.advance(1_000);
+    await sim.post(`/api/1.0/tasks/${seeded[2]}/stories`, { data: { text: 'a comment modifies the task' } });
+    const res = await sim.get(`/api/1.0/tasks?project=${projectGid}&modified_since=${since}&opt_fields=modified_at`);
+    expect(res.body.data).toEqual([
+      { gid: seeded[1], modified_at: since },
+      { gid: seeded[2], modified_at: new Date(Date.parse(since) + 1_000).toISOString() },
+    ]);
+    clock.advance(1);
+    const later = new Date(clock.now()).toISOString();
+    expect(gids(await sim.get(`/api/1.0/tasks?project=${projectGid}&modified_since=${later}`))).toEqual([]);
+  });
+
+  it('leaves trashed tasks out, though deleting modified them', async () => {
+    const since = new Date(clock.now()).toISOString();
+    const created = await sim.post('/api/1.0/tasks', { data: { name: 'Short-lived', projects: [projectGid] } });
+    await sim.delete(`/api/1.0/tasks/${created.body.data.gid}`);
+    expect(gids(await sim.get(`/api/1.0/tasks?project=${projectGid}&modified_since=${since}`))).toEqual([]);
+  });
+
+  it('pages with limit and offset, the offset keeping the modified_since filter', async () => {
+    clock.advance(1_000);
+    const since = new Date(clock.now()).toISOString();
+    for (const gid of seeded) await sim.put(`/api/1.0/tasks/${gid}`, { data: { notes: 'again' } });
+    const first = await sim.get(`/api/1.0/tasks?project=${projectGid}&modified_since=${since}&limit=2`);
+    expect(gids(first)).toEqual(seeded.slice(0, 2));
+    expect(first.body.next_page.path).toContain(`modified_since=${encodeURIComponent(since)}`);
+    const second = await sim.get(`/api/1.0${first.body.next_page.path as string}`);
+    expect(gids(second)).toEqual(seeded.slice(2));
+    expect(second.body.next_page).toBeNull();
+  });
+
+  it("answers a missing project, an unknown one and a bad modified_since with 400 and Asana's wording", async () => {
+    const cases: [string, RegExp][] = [
+      ['/api/1.0/tasks', /Must specify exactly one of project, tag, section, user task list, or assignee \+ workspace/],
+      ['/api/1.0/tasks?project=1234567890', /project: Not a recognized ID: 1234567890/],
+      [`/api/1.0/tasks?project=${projectGid}&modified_since=yesterday`, /modified_since: Not a valid date-time/],
+    ];
+    for (const [path, message] of cases) {
+      const res = await sim.get(path);
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0].message).toMatch(message);
+    }
   });
 });

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestj
 import { ApiFailures, INJECTABLE_STATUSES, type InjectableStatus } from '../api/api-failures';
 import { ApiRateLimits } from '../api/api-rate-limits';
 import { EventStream } from '../events/event-stream';
-import { invalidRequest } from '../simulator.errors';
+import { invalidRequest, unknownObject } from '../simulator.errors';
 import { DeliveryLog } from '../webhooks/delivery-log';
 import { FaultyWebhookTransport, type WebhookFaultRates } from '../webhooks/faulty-webhook-transport';
 import { WebhookPresenter } from '../webhooks/webhook.presenter';
@@ -58,6 +58,17 @@ export class ControlController {
         webhooks: this.webhooks.all().map((webhook) => this.webhookPresenter.full(webhook)),
       },
     };
+  }
+
+  /**
+   * A webhook's secret, as Asana's 201 handed it to the webhook's creator: for tests that look for
+   * it where it must never appear (logs, spans), however the creator stores it.
+   */
+  @Get('webhooks/:webhook_gid/secret')
+  webhookSecret(@Param('webhook_gid') gid: string) {
+    const webhook = this.webhooks.get(gid);
+    if (!webhook) throw unknownObject(gid);
+    return { data: { secret: webhook.secret } };
   }
 
   /** Delivery counts and the latest attempts (`?webhook=GID` for one webhook's). */

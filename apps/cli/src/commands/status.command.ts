@@ -3,10 +3,10 @@ import type { Command } from 'commander';
 import type { Admin } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { allTopics, TOPICS, TopicNames } from '@asana-stream/contracts';
-import { consumerGroupId } from '@asana-stream/kafka';
+import { divergenceSummary } from '@asana-stream/db';
+import { consumerGroupId, deadLetterDepths } from '@asana-stream/kafka';
 import { withConnections, type CliContext } from '../cli-context';
 import { CliFailure, DEMO_ENV_HINT } from '../cli-failure';
-import { deadLetterDepths } from './dlq.command';
 
 /** What has flowed through each stage so far. */
 export interface PipelineStatus {
@@ -40,6 +40,9 @@ export interface PipelineStatus {
    * Resyncs of watched resources: asked for and not started, running (with their pages so far),
    * repairs made by cause over every run (a resource Asana lacked in Postgres, held older, or that
    * vanished from Asana), and the oldest last full resync of a followed resource (null: none yet).
+   * Completeness: the oldest last light sweep of a followed resource (null: one has none yet), the
+   * divergences open (Postgres found behind Asana by a sweep, a resync or the Events API, and not
+   * yet caught up) and the age of the oldest in seconds (0 when none), and the same per resource.
    */
   resync: {
     awaiting: number;
@@ -47,7 +50,23 @@ export interface PipelineStatus {
     pages: number;
     repairs: { missing: number; stale: number; vanished: number };
     oldestResyncAt: string | null;
+    oldestSweepAt: string | null;
+    openDivergences: number;
+    oldestDivergenceAgeSeconds: number;
+    resources: ResourceCompleteness[];
   };
+}
+
+/** One followed resource's last successful sweeps and its open divergences. */
+export interface ResourceCompleteness {
+  resource: string;
+  /** When its last light sweep ended (null: none yet). */
+  lastSweepAt: string | null;
+  /** When its last full resync ended (null: none yet). */
+  lastFullResyncAt: string | null;
+  openDivergences: number;
+  /** When its oldest open divergence was found (null: none). */
+  oldestDivergenceAt: string | null;
 }
 
 async function messagesIn(admin: Admin, topic: string): Promise<number> {
@@ -124,34 +143,11 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
 async function reconciliationStatus(
   dataSource: DataSource,
 ): Promise<[PipelineStatus['eventsApi'], PipelineStatus['resync']]> {
-  const [row] = await dataSource.query<
-    {
-      followed: number;
-      failing: number;
-      resync_requested: number;
-      events_read: string;
-      events_published: string;
-      oldest_poll_at: Date | null;
-      running: number;
-      pages: number;
-      missing: string;
-      stale: string;
-      vanished: string;
-      oldest_resync_at: Date | null;
-    }[]
-  >(/* sql */ `SELECT count(*) FILTER (WHERE sync_token IS NOT NULL)::int AS followed,
-                      count(*) FILTER (WHERE polls_failed > 0)::int AS failing,
-                      count(*) FILTER (WHERE resync_requested_at IS NOT NULL AND resync_started_at IS NULL)::int AS resync_requested,
-                      coalesce(sum(events_read), 0)::text AS events_read,
-                      coalesce(sum(events_published), 0)::text AS events_published,
-                      min(last_polled_at) FILTER (WHERE sync_token IS NOT NULL AND polls_failed = 0) AS oldest_poll_at,
-                      count(*) FILTER (WHERE resync_started_at IS NOT NULL)::int AS running,
-                      coalesce(sum(resync_pages), 0)::int AS pages,
-                      coalesce(sum(repairs_missing), 0)::text AS missing,
-                      coalesce(sum(repairs_stale), 0)::text AS stale,
-                      coalesce(sum(repairs_vanished), 0)::text AS vanished,
-                      min(last_resync_at) FILTER (WHERE sync_token IS NOT NULL) AS oldest_resync_at
-               FROM event_streams`);
+  const [[row], resources, divergences] = await Promise.all([
+    summaryRow(dataSource),
+    followedResources(dataSource),
+    divergenceSummary(dataSource),
+  ]);
   return [
     {
       followed: row.followed,
@@ -167,8 +163,71 @@ async function reconciliationStatus(
       pages: row.pages,
       repairs: { missing: Number(row.missing), stale: Number(row.stale), vanished: Number(row.vanished) },
       oldestResyncAt: row.oldest_resync_at?.toISOString() ?? null,
+      oldestSweepAt: row.oldest_sweep_at?.toISOString() ?? null,
+      openDivergences: divergences.open,
+      oldestDivergenceAgeSeconds: Math.round(divergences.oldestAgeSeconds * 10) / 10,
+      resources: resources.map((r) => ({
+        resource: r.resource_gid,
+        lastSweepAt: r.last_sweep_at?.toISOString() ?? null,
+        lastFullResyncAt: r.last_resync_at?.toISOString() ?? null,
+        openDivergences: divergences.byResource.get(r.resource_gid)?.open ?? 0,
+        oldestDivergenceAt: divergences.byResource.get(r.resource_gid)?.oldestFoundAt?.toISOString() ?? null,
+      })),
     },
   ];
+}
+
+/** The followed resources (with a sync token), by gid: their last light sweep and full resync. */
+function followedResources(dataSource: DataSource) {
+  return dataSource.query<{ resource_gid: string; last_sweep_at: Date | null; last_resync_at: Date | null }[]>(
+    /* sql */ `SELECT resource_gid, last_sweep_at, last_resync_at FROM event_streams WHERE sync_token IS NOT NULL ORDER BY resource_gid`,
+  );
+}
+
+function summaryRow(dataSource: DataSource) {
+  return dataSource.query<
+    {
+      followed: number;
+      failing: number;
+      resync_requested: number;
+      events_read: string;
+      events_published: string;
+      oldest_poll_at: Date | null;
+      running: number;
+      pages: number;
+      missing: string;
+      stale: string;
+      vanished: string;
+      oldest_resync_at: Date | null;
+      oldest_sweep_at: Date | null;
+    }[]
+  >(/* sql */ `SELECT count(*) FILTER (WHERE sync_token IS NOT NULL)::int AS followed,
+                      count(*) FILTER (WHERE polls_failed > 0)::int AS failing,
+                      count(*) FILTER (WHERE resync_requested_at IS NOT NULL AND resync_started_at IS NULL)::int AS resync_requested,
+                      coalesce(sum(events_read), 0)::text AS events_read,
+                      coalesce(sum(events_published), 0)::text AS events_published,
+                      min(last_polled_at) FILTER (WHERE sync_token IS NOT NULL AND polls_failed = 0) AS oldest_poll_at,
+                      count(*) FILTER (WHERE resync_started_at IS NOT NULL)::int AS running,
+                      coalesce(sum(resync_pages), 0)::int AS pages,
+                      coalesce(sum(repairs_missing), 0)::text AS missing,
+                      coalesce(sum(repairs_stale), 0)::text AS stale,
+                      coalesce(sum(repairs_vanished), 0)::text AS vanished,
+                      min(last_resync_at) FILTER (WHERE sync_token IS NOT NULL) AS oldest_resync_at,
+                      min(last_sweep_at) FILTER (WHERE sync_token IS NOT NULL) AS oldest_sweep_at
+               FROM event_streams`);
+}
+
+/** How long ago `at` was, in the status line's few characters: 42s, 17m, 6h, 3d. */
+function ago(at: string | null, now: number): string {
+  if (at === null) return 'never';
+  return `${seconds(Math.max(0, (now - Date.parse(at)) / 1000))} ago`;
+}
+
+function seconds(s: number): string {
+  if (s < 120) return `${Math.round(s)}s`;
+  if (s < 7_200) return `${Math.round(s / 60)}m`;
+  if (s < 172_800) return `${Math.round(s / 3_600)}h`;
+  return `${Math.round(s / 86_400)}d`;
 }
 
 /**
@@ -189,7 +248,7 @@ export async function assertTopicsExist(admin: Admin, names: TopicNames, brokers
 }
 
 /** One line per stage boundary, left to right in the order data flows. */
-export function formatStatus(s: PipelineStatus): string {
+export function formatStatus(s: PipelineStatus, now = Date.now()): string {
   return [
     `ingest: ${s.deliveries} deliveries → ${s.events} events`,
     // What the webhooks lost, read back into asana.events beside ingest's.
@@ -197,7 +256,9 @@ export function formatStatus(s: PipelineStatus): string {
       (s.eventsApi.failing > 0 ? `, ${s.eventsApi.failing} failing` : '') +
       (s.eventsApi.resyncRequested > 0 ? `, ${s.eventsApi.resyncRequested} awaiting resync` : ''),
     `resync: ${s.resync.running} running${s.resync.running > 0 ? ` (${s.resync.pages} pages)` : ''}, ` +
-      `repairs ${s.resync.repairs.missing} missing, ${s.resync.repairs.stale} stale, ${s.resync.repairs.vanished} vanished`,
+      `repairs ${s.resync.repairs.missing} missing, ${s.resync.repairs.stale} stale, ${s.resync.repairs.vanished} vanished, ` +
+      `oldest sweep ${ago(s.resync.oldestSweepAt, now)} (full ${ago(s.resync.oldestResyncAt, now)}), ` +
+      `divergences ${s.resync.openDivergences} (oldest ${seconds(s.resync.oldestDivergenceAgeSeconds)})`,
     `enricher: lag ${s.enricherLag} → ${s.states} states`,
     `projector: lag ${s.projectorLag} → tasks ${s.tasks.live} (+${s.tasks.deleted} deleted), projects ${s.projects.live}`,
     `fanout: outbox ${s.outbox.total} (${s.outbox.unpublished} pending${s.outbox.parked > 0 ? `, ${s.outbox.parked} parked` : ''}) → ${s.changes} changes`,
@@ -212,7 +273,7 @@ export function registerStatusCommand(program: Command, context: () => CliContex
   program
     .command('status')
     .description(
-      'show what has flowed through each stage: topic counts, consumer lag, projection rows, outbox (pending, parked), dead letters pending, the Events API follower',
+      'show what has flowed through each stage: topic counts, consumer lag, projection rows, outbox (pending, parked), dead letters pending, the Events API follower, resyncs and sweeps with the oldest divergence',
     )
     .option('--watch <seconds>', 'refresh every N seconds until interrupted')
     .option('--json', 'print JSON instead of one line')

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { asanaErrorForStatus, type AsanaClient, type AsanaResource } from '@asana-stream/asana';
 import { AsanaStreamError } from '@asana-stream/errors';
+import { metricsRegistry } from '@asana-stream/metrics';
 import { PacedResourceFetcher } from './paced-resource-fetcher';
 
 type GetResource = AsanaClient['getResource'];
@@ -110,7 +111,34 @@ describe('PacedResourceFetcher', () => {
     expect(requests).toEqual([0, 1]);
     expect(getResource).toHaveBeenCalledTimes(2);
   });
+
+  it("gauges the budget's window as each request leaves it, and counts requests that found it spent", async () => {
+    const { client, recover } = failingClient();
+    recover();
+    const fetcher = new PacedResourceFetcher(client, 12); // 2 requests per 10-second window
+    const exhaustedBefore = await metricValue('asana_stream_asana_budget_exhausted_total');
+
+    await fetcher.getResource('task', '1');
+    expect(await metricValue('asana_stream_asana_budget_remaining_requests')).toBe(1);
+    await fetcher.getResource('task', '2');
+    expect(await metricValue('asana_stream_asana_budget_remaining_requests')).toBe(0);
+    const third = track(fetcher.getResource('task', '3'));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(await metricValue('asana_stream_asana_budget_exhausted_total')).toBe(exhaustedBefore + 1);
+    await jest.advanceTimersByTimeAsync(10_300);
+
+    expect(third).toMatchObject({ settled: true, value: task('3') });
+    expect(await metricValue('asana_stream_asana_budget_remaining_requests')).toBe(1);
+  });
 });
+
+/** The one value of a metric without labels, as the registry serves it. */
+async function metricValue(name: string): Promise<number> {
+  const metric = metricsRegistry.getSingleMetric(name);
+  if (!metric) throw new Error(`${name} is not registered`);
+  const { values } = await metric.get();
+  return values.reduce((sum, sample) => sum + sample.value, 0);
+}
 
 describe('PacedResourceFetcher: live traffic first', () => {
   beforeEach(() => jest.useFakeTimers());

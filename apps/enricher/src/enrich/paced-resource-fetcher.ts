@@ -11,7 +11,7 @@ import {
 } from '@asana-stream/asana';
 import { classifyError } from '@asana-stream/errors';
 import { secondsSince } from '@asana-stream/metrics';
-import { asanaRequestDuration, asanaRequests } from '../enricher-metrics';
+import { asanaRequestDuration, asanaRequests, recordBudget } from '../enricher-metrics';
 import type { FetchOptions, ResourceFetcher } from './enrich-event.service';
 
 /** How the fetcher paces its requests (the enricher's ASANA_* and ENRICHER_* settings). */
@@ -32,7 +32,7 @@ export interface PacingSettings {
 export const RECONCILIATION_MAX_WAIT_MS = 30_000;
 
 /** What a request to Asana is for, as its metrics label it. */
-export type AsanaRequestPurpose = 'enrich' | 'events' | 'resync' | 'webhooks';
+export type AsanaRequestPurpose = 'enrich' | 'events' | 'resync' | 'sweep' | 'webhooks';
 
 /** Counts each request (each try, 429s and outages included) by its outcome, and times it. */
 function measured<T>(
@@ -123,6 +123,7 @@ export class PacedResourceFetcher implements ResourceFetcher, BeforeApplicationS
       requestsPerMinute: settings.requestsPerMinute,
       maxInFlight: settings.maxInFlight,
       shared,
+      onBudget: recordBudget,
       onPause: (error, pauseMs) =>
         this.log.warn({
           msg:

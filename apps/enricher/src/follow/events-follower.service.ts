@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AsanaClient } from '@asana-stream/asana';
 import { APP_CONFIG, type EnricherConfig } from '@asana-stream/config';
 import { TOPICS, TopicNames, type AsanaEventEnvelope } from '@asana-stream/contracts';
+import { recordDivergences } from '@asana-stream/db';
 import { classifyError } from '@asana-stream/errors';
 import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
 import { tracer } from '@asana-stream/telemetry';
@@ -37,7 +38,7 @@ export class EventsFollowerService extends ReconcilerLoop {
   private readonly streams: EventStreamsRepository;
 
   constructor(
-    dataSource: DataSource,
+    private readonly dataSource: DataSource,
     private readonly asana: AsanaClient,
     private readonly pacer: PacedResourceFetcher,
     private readonly publisher: KafkaPublisher,
@@ -139,6 +140,7 @@ export class EventsFollowerService extends ReconcilerLoop {
         this.publisher.publish([
           { topic, messages: envelopes.map((envelope) => jsonMessage(envelope.event.resource.gid, envelope)) },
         ]),
+      recordDivergences: (found) => recordDivergences(this.dataSource, 'events-api', found),
       now: () => new Date(),
     };
   }

@@ -1,5 +1,6 @@
 import { asanaEventId, type AsanaEvent, type EventsAnswer } from '@asana-stream/asana';
 import type { AsanaEventEnvelope } from '@asana-stream/contracts';
+import type { FoundDivergence } from '@asana-stream/db';
 import { asanaTaskEvent } from '@asana-stream/testing';
 import type { PollProgress } from './event-streams.repository';
 import { EXPIRED_REASON, FIRST_READ_REASON, MAX_PAGES_PER_POLL, pollStream, type FollowDeps } from './follow-events';
@@ -18,6 +19,7 @@ function fakes(answers: EventsAnswer[], versions: Record<string, number> = {}, {
   const published: AsanaEventEnvelope[] = [];
   const saved: PollProgress[] = [];
   const restarts: { sync: string; reason: string }[] = [];
+  const divergences: FoundDivergence[] = [];
   const deps: FollowDeps = {
     readEvents: (resource, sync) => {
       calls.push(`read ${resource} ${sync ?? '-'}`);
@@ -45,9 +47,14 @@ function fakes(answers: EventsAnswer[], versions: Record<string, number> = {}, {
       published.push(...envelopes);
       return Promise.resolve();
     },
+    recordDivergences: (found) => {
+      calls.push(`diverged ${found.length}`);
+      divergences.push(...found);
+      return Promise.resolve();
+    },
     now: () => NOW,
   };
-  return { deps, calls, published, saved, restarts };
+  return { deps, calls, published, saved, restarts, divergences };
 }
 
 const signal = new AbortController().signal;
@@ -72,13 +79,32 @@ describe('pollStream', () => {
     const reflected = taskEvent('1', '2026-11-22T10:00:00.000Z');
     const newer = taskEvent('1', '2026-11-22T10:00:05.000Z');
     const unknown = taskEvent('2', '2026-11-22T10:00:01.000Z');
-    const { deps, calls, published, saved } = fakes(
+    const { deps, calls, published, saved, divergences } = fakes(
       [{ kind: 'events', events: [reflected, newer, unknown], sync: 's2', hasMore: false }],
       { '1': Date.parse('2026-11-22T10:00:00.000Z') },
     );
     const outcome = await pollStream({ resourceGid: 'p1', syncToken: 's1', pollsFailed: 0 }, HOLDER, deps, signal);
     expect(outcome).toEqual({ kind: 'read', pages: 1, events: 3, published: 2, more: false });
-    expect(calls).toEqual(['read p1 s1', 'publish 2', 'save s2']);
+    expect(calls).toEqual(['read p1 s1', 'diverged 2', 'publish 2', 'save s2']);
+    // Each recorded as a divergence of the followed resource, until the projection reaches its time.
+    expect(divergences).toEqual([
+      {
+        gid: '1',
+        type: 'task',
+        resourceGid: 'p1',
+        cause: 'event',
+        asanaVersion: Date.parse('2026-11-22T10:00:05.000Z'),
+        projectedVersion: Date.parse('2026-11-22T10:00:00.000Z'),
+      },
+      {
+        gid: '2',
+        type: 'task',
+        resourceGid: 'p1',
+        cause: 'event',
+        asanaVersion: Date.parse('2026-11-22T10:00:01.000Z'),
+        projectedVersion: null,
+      },
+    ]);
     expect(published.map((e) => e.event)).toEqual([newer, unknown]);
     expect(published[0]).toEqual({
       eventId: asanaEventId(newer),
@@ -113,7 +139,7 @@ describe('pollStream', () => {
     ]);
     const outcome = await pollStream({ resourceGid: 'p1', syncToken: 's1', pollsFailed: 0 }, HOLDER, deps, signal);
     expect(outcome).toEqual({ kind: 'read', pages: 2, events: 1, published: 1, more: false });
-    expect(calls).toEqual(['read p1 s1', 'publish 1', 'save s2', 'read p1 s2', 'save s3']);
+    expect(calls).toEqual(['read p1 s1', 'diverged 1', 'publish 1', 'save s2', 'read p1 s2', 'save s3']);
   });
 
   it('stops at the page cap and says more wait', async () => {

@@ -1,5 +1,6 @@
 import { asanaEventId, compactEvent, type AsanaEvent, type EventsAnswer } from '@asana-stream/asana';
 import type { AsanaEventEnvelope } from '@asana-stream/contracts';
+import type { FoundDivergence } from '@asana-stream/db';
 import type { ClaimedStream, EventStreamsRepository, PollProgress } from './event-streams.repository';
 
 /** Pages one poll reads at most before it lets the stream go (and comes back at its next turn). */
@@ -14,6 +15,8 @@ export interface FollowDeps {
   streams: Pick<EventStreamsRepository, 'advance' | 'restart' | 'projectedVersions'>;
   /** Publishes envelopes to `asana.events` (keyed by their resource gid); resolves once Kafka has them. */
   publish(envelopes: AsanaEventEnvelope[]): Promise<void>;
+  /** Records what the projection was found behind on (`recordDivergences`), before it is published. */
+  recordDivergences(found: FoundDivergence[]): Promise<void>;
   now(): Date;
 }
 
@@ -55,7 +58,8 @@ export async function pollStream(
     const unreflected = await unreflectedEvents(read, deps);
     if (unreflected.length > 0) {
       const receivedAt = deps.now().toISOString();
-      await deps.publish(unreflected.map((event) => envelopeOf(event, receivedAt)));
+      await deps.recordDivergences(unreflected.map(({ event, stored }) => divergenceOf(event, stored, resourceGid)));
+      await deps.publish(unreflected.map(({ event }) => envelopeOf(event, receivedAt)));
     }
     const progress: PollProgress = {
       syncToken: answer.sync,
@@ -79,14 +83,31 @@ export async function pollStream(
  * An event at or before the stored version changed nothing the projection misses, whether its
  * webhook delivery arrived or not.
  */
-async function unreflectedEvents(events: AsanaEvent[], deps: FollowDeps): Promise<AsanaEvent[]> {
+async function unreflectedEvents(
+  events: AsanaEvent[],
+  deps: FollowDeps,
+): Promise<{ event: AsanaEvent; stored: number | undefined }[]> {
   if (events.length === 0) return [];
   const versions = await deps.streams.projectedVersions([...new Set(events.map((e) => e.resource.gid))]);
-  return events.filter((event) => {
-    const stored = versions.get(event.resource.gid);
-    const at = Date.parse(event.created_at);
-    return stored === undefined || !Number.isFinite(at) || stored < at;
-  });
+  return events
+    .map((event) => ({ event, stored: versions.get(event.resource.gid) }))
+    .filter(({ event, stored }) => {
+      const at = Date.parse(event.created_at);
+      return stored === undefined || !Number.isFinite(at) || stored < at;
+    });
+}
+
+/** An event the projection does not reflect: Postgres is behind Asana on its resource until it does. */
+function divergenceOf(event: AsanaEvent, stored: number | undefined, resourceGid: string): FoundDivergence {
+  const at = Date.parse(event.created_at);
+  return {
+    gid: event.resource.gid,
+    type: event.resource.resource_type,
+    resourceGid,
+    cause: 'event',
+    asanaVersion: Number.isFinite(at) ? at : null,
+    projectedVersion: stored ?? null,
+  };
 }
 
 function envelopeOf(event: AsanaEvent, receivedAt: string): AsanaEventEnvelope {

@@ -1,5 +1,5 @@
 import { asanaEventId } from '@asana-stream/asana';
-import { countByCause, repairsForListing, vanishedRepair } from './resync-plan';
+import { countByCause, divergenceOf, repairsForListing, vanishedRepair } from './resync-plan';
 
 const AT = '2026-11-22T12:00:00.000Z';
 const ms = (iso: string) => Date.parse(iso);
@@ -80,6 +80,30 @@ describe('countByCause', () => {
       missing: 0,
       stale: 0,
       vanished: 2,
+    });
+  });
+});
+
+describe('divergenceOf', () => {
+  it("records Asana's version found and the projection's, or the projection's alone for the vanished", () => {
+    const [stale] = repairsForListing(
+      [{ gid: 't1', modified_at: '2026-11-22T10:00:05.000Z' }],
+      'task',
+      new Map([['t1', 1_000]]),
+      AT,
+    );
+    expect(divergenceOf(stale, 'p1')).toEqual({
+      gid: 't1',
+      type: 'task',
+      resourceGid: 'p1',
+      cause: 'stale',
+      asanaVersion: ms('2026-11-22T10:00:05.000Z'),
+      projectedVersion: 1_000,
+    });
+    expect(divergenceOf(vanishedRepair('t2', 'task', null, AT, 7), 'p1')).toMatchObject({
+      cause: 'vanished',
+      asanaVersion: null,
+      projectedVersion: 7,
     });
   });
 });

@@ -1,5 +1,6 @@
 import { asanaEventId, type AsanaEvent, type AsanaResource } from '@asana-stream/asana';
 import type { AsanaEventEnvelope } from '@asana-stream/contracts';
+import type { FoundDivergence } from '@asana-stream/db';
 
 /** Why a resync corrects a resource. */
 export type RepairCause = 'missing' | 'stale' | 'vanished';
@@ -7,6 +8,10 @@ export type RepairCause = 'missing' | 'stale' | 'vanished';
 export interface Repair {
   cause: RepairCause;
   envelope: AsanaEventEnvelope;
+  /** Asana's version found (its `modified_at`, ms); null when unknown (vanished, or no `modified_at`). */
+  asanaVersion: number | null;
+  /** The version the projection held when found; null when it lacked the resource. */
+  projectedVersion: number | null;
 }
 
 /** A resource the projection holds: its version (ms), to compare with Asana's `modified_at`. */
@@ -34,8 +39,14 @@ export function repairsForListing(
     if (stored === undefined) cause = 'missing';
     else if (!Number.isFinite(modifiedAt) || stored < modifiedAt) cause = 'stale';
     if (cause === null) continue;
-    const createdAt = Number.isFinite(modifiedAt) ? new Date(modifiedAt).toISOString() : receivedAt;
-    repairs.push({ cause, envelope: repairEnvelope(resource, resourceType, createdAt, receivedAt) });
+    const known = Number.isFinite(modifiedAt);
+    const createdAt = known ? new Date(modifiedAt).toISOString() : receivedAt;
+    repairs.push({
+      cause,
+      envelope: repairEnvelope(resource, resourceType, createdAt, receivedAt),
+      asanaVersion: known ? modifiedAt : null,
+      projectedVersion: stored ?? null,
+    });
   }
   return repairs;
 }
@@ -49,9 +60,15 @@ export function vanishedRepair(
   resourceType: string,
   resourceSubtype: string | null,
   receivedAt: string,
+  projectedVersion: number | null = null,
 ): Repair {
   const resource: AsanaResource = { gid, ...(resourceSubtype ? { resource_subtype: resourceSubtype } : {}) };
-  return { cause: 'vanished', envelope: repairEnvelope(resource, resourceType, receivedAt, receivedAt) };
+  return {
+    cause: 'vanished',
+    envelope: repairEnvelope(resource, resourceType, receivedAt, receivedAt),
+    asanaVersion: null,
+    projectedVersion,
+  };
 }
 
 function repairEnvelope(
@@ -79,4 +96,16 @@ export function countByCause(repairs: readonly Repair[]): Record<RepairCause, nu
   const counts: Record<RepairCause, number> = { missing: 0, stale: 0, vanished: 0 };
   for (const { cause } of repairs) counts[cause] += 1;
   return counts;
+}
+
+/** What a repair says Postgres was found behind Asana on (see `recordDivergences`). */
+export function divergenceOf(repair: Repair, resourceGid: string): FoundDivergence {
+  return {
+    gid: repair.envelope.event.resource.gid,
+    type: repair.envelope.event.resource.resource_type,
+    resourceGid,
+    cause: repair.cause,
+    asanaVersion: repair.asanaVersion,
+    projectedVersion: repair.projectedVersion,
+  };
 }

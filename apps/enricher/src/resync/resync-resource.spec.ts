@@ -26,7 +26,7 @@ function fakes({
   project?: AsanaResource | null;
   pages?: Record<string, AsanaPage>;
   versions?: Record<string, number>;
-  vanished?: { gid: string; subtype: string | null }[];
+  vanished?: { gid: string; subtype: string | null; version: number }[];
   leaseHeld?: boolean;
 } = {}) {
   const calls: string[] = [];
@@ -64,9 +64,9 @@ function fakes({
         return Promise.resolve(leaseHeld);
       },
     },
-    publish: (envelopes) => {
-      calls.push(`publish ${envelopes.map((e) => e.event.resource.gid).join(',')}`);
-      published.push(...envelopes);
+    repair: (repairs) => {
+      calls.push(`publish ${repairs.map((r) => r.envelope.event.resource.gid).join(',')}`);
+      published.push(...repairs.map((r) => r.envelope));
       return Promise.resolve();
     },
     now: () => new Date('2026-11-22T12:00:00.000Z'),
@@ -87,7 +87,7 @@ describe('resyncResource', () => {
         o2: { data: [task('c')], nextOffset: null },
       },
       versions: { [P]: Date.parse(T0), a: Date.parse(T0), b: Date.parse(T0) - 1 },
-      vanished: [{ gid: 'gone', subtype: 'default_task' }],
+      vanished: [{ gid: 'gone', subtype: 'default_task', version: 1 }],
     });
     const outcome = await resyncResource(fresh, HOLDER, deps, signal);
     expect(calls).toEqual([
@@ -131,13 +131,16 @@ describe('resyncResource', () => {
   });
 
   it('goes straight to the vanished when the listing was done before a crash', async () => {
-    const { deps, calls } = fakes({ vanished: [{ gid: 'gone', subtype: null }] });
+    const { deps, calls } = fakes({ vanished: [{ gid: 'gone', subtype: null, version: 1 }] });
     await resyncResource({ ...fresh, offset: null, pages: 3, checked: 250 }, HOLDER, deps, signal);
     expect(calls).toEqual(['publish gone', 'finish']);
   });
 
   it('takes the projection’s tasks with a project Asana no longer shows', async () => {
-    const { deps, published, finished } = fakes({ project: null, vanished: [{ gid: 't1', subtype: null }] });
+    const { deps, published, finished } = fakes({
+      project: null,
+      vanished: [{ gid: 't1', subtype: null, version: 1 }],
+    });
     const outcome = await resyncResource(fresh, HOLDER, deps, signal);
     expect(published.map((e) => e.event.resource)).toEqual([
       { gid: P, resource_type: 'project' },
@@ -169,7 +172,7 @@ describe('resyncResource', () => {
 
   it('saves nothing of a page whose corrections Kafka did not take', async () => {
     const { deps, saved } = fakes({ pages: { first: { data: [task('a')], nextOffset: null } } });
-    deps.publish = () => Promise.reject(new Error('Kafka is down'));
+    deps.repair = () => Promise.reject(new Error('Kafka is down'));
     await expect(resyncResource(fresh, HOLDER, deps, signal)).rejects.toThrow('Kafka is down');
     expect(saved).toEqual([]);
   });

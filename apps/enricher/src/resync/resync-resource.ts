@@ -1,5 +1,4 @@
 import type { AsanaPage, AsanaResource } from '@asana-stream/asana';
-import type { AsanaEventEnvelope } from '@asana-stream/contracts';
 import type { ClaimedResync, ResyncRepository } from './resync.repository';
 import {
   countByCause,
@@ -20,8 +19,11 @@ export interface ResyncDeps {
   listTasks(projectGid: string, offset: string | null, signal: AbortSignal): Promise<AsanaPage>;
   projectedVersions(gids: readonly string[]): Promise<ProjectedVersions>;
   repository: Pick<ResyncRepository, 'startListing' | 'savePage' | 'vanishedTasks' | 'finish'>;
-  /** Publishes envelopes to `asana.events` (keyed by their resource gid); resolves once Kafka has them. */
-  publish(envelopes: AsanaEventEnvelope[]): Promise<void>;
+  /**
+   * Sends repairs through the pipeline: records their divergences, then publishes their events to
+   * `asana.events` (keyed by resource gid); resolves once Kafka has them.
+   */
+  repair(repairs: Repair[]): Promise<void>;
   now(): Date;
   leaseMs: number;
   fullIntervalMs: number;
@@ -60,7 +62,7 @@ export async function resyncResource(
   let carried: Record<RepairCause, number> = { missing: 0, stale: 0, vanished: 0 };
 
   const publish = async (repairs: Repair[]) => {
-    if (repairs.length > 0) await deps.publish(repairs.map((repair) => repair.envelope));
+    if (repairs.length > 0) await deps.repair(repairs);
     const counts = countByCause(repairs);
     for (const cause of Object.keys(counts) as RepairCause[]) totals[cause] += counts[cause];
     return counts;
@@ -70,7 +72,11 @@ export async function resyncResource(
     await deps.repository.startListing(gid);
     const project = await deps.getProject(gid, signal);
     if (project === null) {
-      const vanished = [vanishedRepair(gid, 'project', null, receivedAt()), ...(await vanishedTaskRepairs(gid, deps))];
+      const projectVersion = (await deps.projectedVersions([gid])).get(gid) ?? null;
+      const vanished = [
+        vanishedRepair(gid, 'project', null, receivedAt(), projectVersion),
+        ...(await vanishedTaskRepairs(gid, deps)),
+      ];
       await publish(vanished);
       if (!(await deps.repository.finish(gid, holder, vanished.length, deps.fullIntervalMs))) {
         return { kind: 'lease-lost' };
@@ -111,7 +117,7 @@ export async function resyncResource(
 
 async function vanishedTaskRepairs(projectGid: string, deps: ResyncDeps): Promise<Repair[]> {
   const now = deps.now().toISOString();
-  return (await deps.repository.vanishedTasks(projectGid)).map(({ gid, subtype }) =>
-    vanishedRepair(gid, 'task', subtype, now),
+  return (await deps.repository.vanishedTasks(projectGid)).map(({ gid, subtype, version }) =>
+    vanishedRepair(gid, 'task', subtype, now, version),
   );
 }

@@ -13,6 +13,24 @@ export interface ClaimedResync {
   checked: number;
 }
 
+/** A live task the projection holds in a resource that its resync did not list. */
+export interface VanishedTask {
+  gid: string;
+  subtype: string | null;
+  /** The version the projection holds. */
+  version: number;
+}
+
+/** A light sweep one replica holds: the resource, and from when it lists what Asana modified. */
+export interface ClaimedSweep {
+  resourceGid: string;
+  since: Date;
+  /** When this sweep started (Postgres' clock): the next one lists from here, less the overlap. */
+  startedAt: Date;
+  /** The `reconcile --since` time it answers; null for a scheduled sweep. */
+  requestedSince: Date | null;
+}
+
 /**
  * A resync's place on its `event_streams` row (migration ResyncProgress1764720000000), with a
  * lease of its own apart from the follower's, and `resync_listed`, the tasks the run has listed
@@ -107,18 +125,23 @@ export class ResyncRepository {
 
   /**
    * The projection's live tasks in the resource (by the `projects` their state lists) that this
-   * run did not list: gone from Asana, or moved out.
+   * run did not list: gone from Asana, or moved out. A task the projection took after the run
+   * started is left out: it may have been added after its page was listed (a false "vanished"
+   * would cost a fetch and leave a divergence with nothing to resolve it), and if it did vanish
+   * the next run finds it.
    */
-  async vanishedTasks(resourceGid: string): Promise<{ gid: string; subtype: string | null }[]> {
-    return this.dataSource.query<{ gid: string; subtype: string | null }[]>(
+  async vanishedTasks(resourceGid: string): Promise<VanishedTask[]> {
+    const rows = await this.dataSource.query<{ gid: string; subtype: string | null; version: string }[]>(
       /* sql */ `
-      SELECT t.gid, t.state->>'resource_subtype' AS subtype FROM tasks t
+      SELECT t.gid, t.state->>'resource_subtype' AS subtype, t.version::text AS version FROM tasks t
       WHERE t.deleted_at IS NULL
         AND t.state->'projects' @> jsonb_build_array(jsonb_build_object('gid', $1::text))
         AND NOT EXISTS (SELECT 1 FROM resync_listed l WHERE l.resource_gid = $1 AND l.gid = t.gid)
+        AND t.updated_at < COALESCE((SELECT resync_started_at FROM event_streams WHERE resource_gid = $1), now())
       ORDER BY t.gid`,
       [resourceGid],
     );
+    return rows.map((row) => ({ gid: row.gid, subtype: row.subtype, version: Number(row.version) }));
   }
 
   /**
@@ -131,6 +154,7 @@ export class ResyncRepository {
         /* sql */ `
         UPDATE event_streams SET repairs_vanished = repairs_vanished + $3, last_resync_at = now(),
           last_resync_error = NULL,
+          swept_through = GREATEST(swept_through, resync_started_at),
           resync_reason = CASE WHEN resync_requested_at > resync_started_at THEN resync_reason END,
           resync_requested_at = CASE WHEN resync_requested_at > resync_started_at THEN resync_requested_at END,
           resync_started_at = NULL, resync_offset = NULL, resync_pages = 0, resync_checked = 0,
@@ -143,6 +167,98 @@ export class ResyncRepository {
       await manager.query(/* sql */ `DELETE FROM resync_listed WHERE resource_gid = $1`, [resourceGid]);
       return true;
     });
+  }
+
+  /**
+   * Leases the light sweep most due, when no resync is asked for or running on the resource (a
+   * resync lists everything anyway): one asked for with `reconcile --since` first, else a scheduled
+   * one whose interval has passed since the last sweep (light or full) started. A resource never
+   * swept in full has nothing to sweep from: its first resync comes first. It lists from the
+   * requested time, or from the last sweep's start less `overlapMs`.
+   */
+  async claimSweep(
+    leaseMs: number,
+    holder: string,
+    intervalMs: number,
+    overlapMs: number,
+  ): Promise<ClaimedSweep | null> {
+    const [rows] = await this.dataSource.query<
+      [{ resource_gid: string; since: Date; started_at: Date; requested_since: Date | null }[], number]
+    >(
+      /* sql */ `
+      UPDATE event_streams s
+      SET resync_leased_until = now() + make_interval(secs => $1::double precision / 1000), resync_leased_by = $2,
+          sweep_started_at = now()
+      WHERE s.resource_gid = (
+        SELECT e.resource_gid FROM event_streams e
+        WHERE (e.sweep_requested_since IS NOT NULL
+               OR ($3 > 0 AND e.swept_through <= now() - make_interval(secs => $3::double precision / 1000)))
+          AND e.resync_requested_at IS NULL AND e.resync_started_at IS NULL
+          AND (e.resync_leased_until IS NULL OR e.resync_leased_until < now())
+          AND EXISTS (SELECT 1 FROM subscriptions sub WHERE sub.resource_gid = e.resource_gid AND sub.status = 'active')
+        ORDER BY e.sweep_requested_since NULLS LAST, e.swept_through
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED)
+      RETURNING s.resource_gid, s.sweep_started_at AS started_at, s.sweep_requested_since AS requested_since,
+        COALESCE(s.sweep_requested_since, s.swept_through - make_interval(secs => $4::double precision / 1000)) AS since`,
+      [leaseMs, holder, intervalMs, overlapMs],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      resourceGid: row.resource_gid,
+      since: row.since,
+      startedAt: row.started_at,
+      requestedSince: row.requested_since,
+    };
+  }
+
+  /** Renews a light sweep's lease between pages; false when it was lost. */
+  async renewSweep(resourceGid: string, holder: string, leaseMs: number): Promise<boolean> {
+    const [, affected] = await this.dataSource.query<[unknown[], number]>(
+      /* sql */ `
+      UPDATE event_streams SET resync_leased_until = now() + make_interval(secs => $3::double precision / 1000)
+      WHERE resource_gid = $1 AND resync_leased_by = $2 AND resync_leased_until > now()`,
+      [resourceGid, holder, leaseMs],
+    );
+    return affected > 0;
+  }
+
+  /**
+   * Ends a light sweep that listed everything since `claim.since`: its repairs counted, the
+   * request it answered cleared (one from an earlier time, asked for meanwhile, stays), and `swept_through` moved to its
+   * start when it covered the time since the previous sweep (a requested sweep from a later
+   * time leaves a gap, so it does not). False when the lease was lost.
+   */
+  async finishSweep(
+    claim: ClaimedSweep,
+    holder: string,
+    repairs: Pick<Record<RepairCause, number>, 'missing' | 'stale'>,
+  ): Promise<boolean> {
+    const [, affected] = await this.dataSource.query<[unknown[], number]>(
+      /* sql */ `
+      UPDATE event_streams SET last_sweep_at = now(), last_resync_error = NULL,
+        repairs_missing = repairs_missing + $4, repairs_stale = repairs_stale + $5,
+        swept_through = CASE WHEN swept_through IS NOT NULL AND $3 <= swept_through
+                             THEN GREATEST(swept_through, sweep_started_at) ELSE swept_through END,
+        sweep_requested_since = CASE WHEN $6::timestamptz IS NULL OR sweep_requested_since < $6::timestamptz
+                                     THEN sweep_requested_since END,
+        sweep_started_at = NULL, resync_leased_until = NULL, resync_leased_by = NULL
+      WHERE resource_gid = $1 AND resync_leased_by = $2 AND resync_leased_until > now()`,
+      [claim.resourceGid, holder, claim.since, repairs.missing, repairs.stale, claim.requestedSince],
+    );
+    return affected > 0;
+  }
+
+  /** A light sweep that failed: tried again after `retryInMs` (the lease, unheld, marks when). */
+  async failSweep(resourceGid: string, holder: string, error: string, retryInMs: number): Promise<void> {
+    await this.dataSource.query(
+      /* sql */ `
+      UPDATE event_streams SET last_resync_error = $3, resync_leased_by = NULL, sweep_started_at = NULL,
+        resync_leased_until = now() + make_interval(secs => $4::double precision / 1000)
+      WHERE resource_gid = $1 AND resync_leased_by = $2`,
+      [resourceGid, holder, error, retryInMs],
+    );
   }
 
   /**

@@ -3,27 +3,40 @@ import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { DataSource } from 'typeorm';
 import { AsanaApiError, AsanaClient } from '@asana-stream/asana';
 import { APP_CONFIG, type EnricherConfig } from '@asana-stream/config';
-import { TOPICS, TopicNames, type AsanaEventEnvelope } from '@asana-stream/contracts';
+import { TOPICS, TopicNames } from '@asana-stream/contracts';
+import { recordDivergences, resolveDivergences, type DivergenceFinder } from '@asana-stream/db';
 import { classifyError } from '@asana-stream/errors';
 import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
 import { tracer } from '@asana-stream/telemetry';
 import { PacedResourceFetcher } from '../enrich/paced-resource-fetcher';
-import { countRepairs, resyncRuns } from '../enricher-metrics';
+import { countRepairs, resyncRuns, sweepRuns } from '../enricher-metrics';
 import { EventStreamsRepository } from '../follow/event-streams.repository';
 import { retryDelayMs } from '../follow/events-follower.service';
-import { ResyncRepository, type ClaimedResync } from './resync.repository';
+import { ResyncRepository, type ClaimedResync, type ClaimedSweep } from './resync.repository';
+import { divergenceOf, type Repair } from './resync-plan';
 import { RESYNC_OPT_FIELDS, resyncResource, type ResyncDeps } from './resync-resource';
+import { sweepResource, type SweepDeps } from './sweep-resource';
 import { ReconcilerLoop } from '../reconciler-loop';
 
 /** A run's lease, renewed with every page saved. */
 const LEASE_MS = 120_000;
 /** How often a replica looks for a resync to run while none is. */
 const TICK_MS = 1_000;
+/**
+ * How far before the last sweep's start the next light sweep lists from: a change Asana stamped
+ * just before our clock said the sweep started (clocks differ; a write in flight at Asana) is
+ * listed again rather than missed. Listing it twice costs nothing: it is current by then.
+ */
+export const SWEEP_OVERLAP_MS = 60_000;
+/** How often resolved divergences are deleted (they are left out of every reading before that). */
+const RESOLVE_EVERY_MS = 5_000;
 
 /**
  * Runs the resyncs of watched resources, one at a time per replica (see `resyncResource`): those
  * asked for (a 412 of the Events API, `asana-stream reconcile`) first, then the scheduled full one
- * of each resource (RESYNC_FULL_INTERVAL_MS). Its requests share the enricher's pacer and budget.
+ * of each resource (RESYNC_FULL_INTERVAL_MS), then light sweeps (`sweepResource`: asked for with
+ * `reconcile --since`, or every RESYNC_SWEEP_INTERVAL_MS). Its requests share the enricher's pacer
+ * and budget. It also deletes the divergences the projection has caught up with.
  */
 @Injectable()
 export class ResyncService extends ReconcilerLoop {
@@ -31,9 +44,10 @@ export class ResyncService extends ReconcilerLoop {
   private readonly resyncs: ResyncRepository;
   private readonly streams: EventStreamsRepository;
   private failuresInARow = 0;
+  private resolvedAt = 0;
 
   constructor(
-    dataSource: DataSource,
+    private readonly dataSource: DataSource,
     private readonly asana: AsanaClient,
     private readonly pacer: PacedResourceFetcher,
     private readonly publisher: KafkaPublisher,
@@ -48,8 +62,18 @@ export class ResyncService extends ReconcilerLoop {
   protected async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       let claimed: ClaimedResync | null = null;
+      let sweep: ClaimedSweep | null = null;
       try {
+        await this.resolveNowAndThen();
         claimed = await this.resyncs.claim(LEASE_MS, this.holder);
+        sweep = claimed
+          ? null
+          : await this.resyncs.claimSweep(
+              LEASE_MS,
+              this.holder,
+              this.config.follower.RESYNC_SWEEP_INTERVAL_MS,
+              SWEEP_OVERLAP_MS,
+            );
       } catch (error) {
         if (signal.aborted) break;
         this.log.warn({
@@ -59,6 +83,10 @@ export class ResyncService extends ReconcilerLoop {
       }
       if (claimed) {
         await this.runOne(claimed, signal);
+        continue;
+      }
+      if (sweep) {
+        await this.sweepOne(sweep, signal);
         continue;
       }
       await this.pause(TICK_MS, signal);
@@ -114,8 +142,86 @@ export class ResyncService extends ReconcilerLoop {
     }
   }
 
-  private deps(resourceGid: string): ResyncDeps {
+  private async resolveNowAndThen(): Promise<void> {
+    if (Date.now() - this.resolvedAt < RESOLVE_EVERY_MS) return;
+    this.resolvedAt = Date.now();
+    await resolveDivergences(this.dataSource);
+  }
+
+  private async sweepOne(claim: ClaimedSweep, signal: AbortSignal): Promise<void> {
+    const span = tracer.startSpan('sweep', {
+      kind: SpanKind.INTERNAL,
+      attributes: { 'asana_stream.resource_gid': claim.resourceGid },
+    });
+    const fields = { resourceGid: claim.resourceGid, since: claim.since.toISOString() };
+    try {
+      const outcome = await context.with(trace.setSpan(context.active(), span), () =>
+        sweepResource(claim, this.holder, this.sweepDeps(claim.resourceGid), signal),
+      );
+      span.setAttribute('asana_stream.outcome', outcome.kind);
+      this.failuresInARow = 0;
+      sweepRuns.labels(outcome.kind === 'lease-lost' ? 'lease_lost' : outcome.kind).inc();
+      if (outcome.kind === 'done') {
+        countRepairs(outcome.repairs);
+        // A sweep every 15 minutes per project that finds nothing stays quiet.
+        const found = outcome.repairs.missing + outcome.repairs.stale > 0 || claim.requestedSince !== null;
+        if (found) this.log.log({ msg: 'sweep done', ...fields, ...outcome });
+        else this.log.debug({ msg: 'sweep done', ...fields, ...outcome });
+      } else if (outcome.kind === 'lease-lost') {
+        this.log.warn({ msg: 'sweep taken over by another replica mid-run', ...fields });
+      }
+    } catch (thrown) {
+      const error = classifyError(thrown);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
+      if (signal.aborted) return;
+      sweepRuns.labels('failed').inc();
+      // From the shorter of the two intervals: an hourly Events API must not hold sweeps back that long.
+      const { EVENTS_POLL_INTERVAL_MS, RESYNC_SWEEP_INTERVAL_MS } = this.config.follower;
+      const base = Math.min(EVENTS_POLL_INTERVAL_MS, RESYNC_SWEEP_INTERVAL_MS || EVENTS_POLL_INTERVAL_MS);
+      const retryInMs = retryDelayMs(base, this.failuresInARow++);
+      this.log.warn({ msg: 'sweep failed; tried again later', ...fields, retryInMs, error: error.toJSON() });
+      await this.resyncs
+        .failSweep(claim.resourceGid, this.holder, `${error.code}: ${error.message}`, retryInMs)
+        .catch((failError: unknown) =>
+          this.log.warn({ msg: 'could not record the failed sweep', error: classifyError(failError).toJSON() }),
+        );
+    } finally {
+      span.end();
+    }
+  }
+
+  /** Records the repairs' divergences, then publishes their events (keyed by resource gid). */
+  private repairThrough(resourceGid: string, foundBy: DivergenceFinder): (repairs: Repair[]) => Promise<void> {
     const topic = this.names.physical(TOPICS.events.name);
+    return async (repairs) => {
+      await recordDivergences(
+        this.dataSource,
+        foundBy,
+        repairs.map((repair) => divergenceOf(repair, resourceGid)),
+      );
+      await this.publisher.publish([
+        { topic, messages: repairs.map(({ envelope }) => jsonMessage(envelope.event.resource.gid, envelope)) },
+      ]);
+    };
+  }
+
+  private sweepDeps(resourceGid: string): SweepDeps {
+    return {
+      listModifiedTasks: (gid, since, offset, signal) =>
+        this.pacer.run(
+          (cancel) =>
+            this.asana.listTasksModifiedSince(gid, since, { optFields: RESYNC_OPT_FIELDS, offset }, { signal: cancel }),
+          { signal, purpose: 'sweep' },
+        ),
+      projectedVersions: (gids) => this.streams.projectedVersions(gids),
+      repository: this.resyncs,
+      repair: this.repairThrough(resourceGid, 'sweep'),
+      now: () => new Date(),
+      leaseMs: LEASE_MS,
+    };
+  }
+
+  private deps(resourceGid: string): ResyncDeps {
     const paced = <T>(request: (cancel?: AbortSignal) => Promise<T>, signal: AbortSignal) =>
       this.pacer.run(request, { signal, purpose: 'resync' });
     return {
@@ -133,10 +239,7 @@ export class ResyncService extends ReconcilerLoop {
         ),
       projectedVersions: (gids) => this.streams.projectedVersions(gids),
       repository: this.resyncs,
-      publish: (envelopes: AsanaEventEnvelope[]) =>
-        this.publisher.publish([
-          { topic, messages: envelopes.map((envelope) => jsonMessage(envelope.event.resource.gid, envelope)) },
-        ]),
+      repair: this.repairThrough(resourceGid, 'resync'),
       now: () => new Date(),
       leaseMs: LEASE_MS,
       fullIntervalMs: this.config.follower.RESYNC_FULL_INTERVAL_MS,
