@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { envVariablesOf, type AppName } from '@asana-stream/config';
+import { validateStrimzi } from './strimzi-models';
 
 /*
  * Readers for the deployment manifests (docker-compose.yml, k8s/) that deploy-manifests.spec.ts checks,
@@ -283,18 +284,273 @@ export function containerEnv(
 }
 
 /**
- * Validates objects against the Kubernetes schemas bundled in `kubernetes-models` (ajv, offline).
- * The package is ES-module only, which Jest's CommonJS runtime cannot load, so a plain node process
- * does the work. Returns one message per invalid object; undefined when the package is not installed.
+ * Validates objects against their schemas, offline: Kubernetes' own kinds and KEDA's and
+ * prometheus-operator's custom resources with the schemas the kubernetes-models packages bundle
+ * (ajv), Strimzi's with the typed models of strimzi-models.ts. The packages are ES-module only,
+ * which Jest's CommonJS runtime cannot load, so a plain node process does that part. Returns one
+ * message per problem.
  */
-export function validateWithKubernetesModels(objects: K8sObject[]): string[] | undefined {
-  if (!existsSync(join(REPO_ROOT, 'node_modules', 'kubernetes-models', 'package.json'))) return undefined;
+export function validateObjects(objects: K8sObject[]): string[] {
+  const strimzi = (o: K8sObject) => o.apiVersion.startsWith('kafka.strimzi.io/');
   const run = spawnSync(process.execPath, [join(__dirname, 'validate-k8s-objects.mjs')], {
     cwd: REPO_ROOT,
-    input: JSON.stringify(objects),
+    input: JSON.stringify(objects.filter((o) => !strimzi(o))),
     encoding: 'utf8',
     timeout: 60_000,
   });
   if (run.status !== 0) throw new Error(`validate-k8s-objects.mjs failed:\n${run.stderr || String(run.error)}`);
-  return JSON.parse(run.stdout) as string[];
+  return [...(JSON.parse(run.stdout) as string[]), ...objects.filter(strimzi).flatMap(validateStrimzi)];
+}
+
+// ---------------------------------------------------------------- kustomize, offline
+
+/**
+ * The kustomization fields `buildKustomization` implements; any other field fails the build, so a
+ * manifest can never rely on something this reader silently ignores.
+ */
+const KUSTOMIZATION_FIELDS = new Set([
+  'apiVersion',
+  'kind',
+  'resources',
+  'components',
+  'namespace',
+  'labels',
+  'images',
+  'replicas',
+  'patches',
+]);
+
+interface Kustomization {
+  apiVersion?: string;
+  kind?: string;
+  resources?: string[];
+  components?: string[];
+  namespace?: string;
+  labels?: { pairs: Record<string, string>; includeSelectors?: boolean; includeTemplates?: boolean }[];
+  images?: { name: string; newName?: string; newTag?: string; digest?: string }[];
+  replicas?: { name: string; count: number }[];
+  patches?: { path?: string; patch?: string; target?: PatchTarget }[];
+}
+
+/** Which objects a patch applies to; `name` is a regular expression matched whole, as in kustomize. */
+export interface PatchTarget {
+  kind?: string;
+  name?: string;
+  namespace?: string;
+}
+
+/** Kinds that are not namespaced, among those the manifests use. */
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
+
+type PodTemplate = { metadata?: { labels?: Record<string, string> }; spec?: PodSpec };
+
+/** Where a kind keeps its pod template, for labels (includeTemplates) and images. */
+function podTemplatesOf(object: K8sObject): PodTemplate[] {
+  const spec = object.spec as
+    { template?: PodTemplate; jobTemplate?: { spec?: { template?: PodTemplate } } } | undefined;
+  if (!spec) return [];
+  if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(object.kind) && spec.template) {
+    return [spec.template];
+  }
+  if (object.kind === 'CronJob' && spec.jobTemplate?.spec?.template) return [spec.jobTemplate.spec.template];
+  return [];
+}
+
+/**
+ * Builds a kustomization directory as `kustomize build` does, for the fields the manifests use
+ * (KUSTOMIZATION_FIELDS): resources (files and kustomization directories), components, namespace,
+ * labels, images, replicas and patches (strategic merge, `$patch: delete` included, or JSON 6902,
+ * each on the object it names or on a `target`). No kustomize binary is needed, so every overlay is
+ * built in every test run; where kubectl is installed, deploy-manifests.spec.ts compares the two.
+ */
+export function buildKustomization(dir: string): K8sObject[] {
+  return build(dir, 'Kustomization', []);
+}
+
+/** Every kustomization under k8s/ that `kubectl apply -k` takes (components are only parts), sorted. */
+export function kustomizationDirs(): string[] {
+  return yamlFilesUnder(join(REPO_ROOT, 'k8s'))
+    .filter((file) => file.endsWith('/kustomization.yaml'))
+    .filter((file) => (parse(readFileSync(join(REPO_ROOT, file), 'utf8')) as Kustomization).kind !== 'Component')
+    .map((file) => file.slice(0, -'/kustomization.yaml'.length));
+}
+
+function readKustomization(dir: string, expected: 'Kustomization' | 'Component'): Kustomization {
+  const file = join(dir, 'kustomization.yaml');
+  if (!existsSync(file)) throw new Error(`${relative(REPO_ROOT, dir)} has no kustomization.yaml`);
+  const k = parse(readFileSync(file, 'utf8')) as Kustomization;
+  const unknown = Object.keys(k).filter((key) => !KUSTOMIZATION_FIELDS.has(key));
+  if (unknown.length > 0) {
+    throw new Error(`${relative(REPO_ROOT, file)}: fields this reader does not implement: ${unknown.join(', ')}`);
+  }
+  if ((k.kind ?? 'Kustomization') !== expected) {
+    throw new Error(`${relative(REPO_ROOT, file)}: kind ${k.kind}, expected ${expected}`);
+  }
+  return k;
+}
+
+/** A kustomization's objects; a component's are added to `inherited`, its parent's so far. */
+function build(dir: string, kind: 'Kustomization' | 'Component', inherited: K8sObject[]): K8sObject[] {
+  const k = readKustomization(dir, kind);
+  const where = relative(REPO_ROOT, join(dir, 'kustomization.yaml'));
+  let objects = [
+    ...inherited,
+    ...(k.resources ?? []).flatMap((entry) => {
+      const path = join(dir, entry);
+      if (existsSync(join(path, 'kustomization.yaml'))) return build(path, 'Kustomization', []);
+      if (!existsSync(path)) throw new Error(`${where}: resource ${entry} does not exist`);
+      return structuredClone(
+        parseYamlStream(readFileSync(path, 'utf8'), path).filter((d) => d !== null) as K8sObject[],
+      );
+    }),
+  ];
+  for (const component of k.components ?? []) objects = build(join(dir, component), 'Component', objects);
+
+  for (const patch of k.patches ?? []) {
+    const text = patch.path ? readFileSync(join(dir, patch.path), 'utf8') : patch.patch;
+    if (text === undefined) throw new Error(`${where}: a patch needs path or patch`);
+    objects = applyPatch(objects, parse(text) as unknown, patch.target, where);
+  }
+  if (k.namespace) {
+    for (const o of objects) if (!CLUSTER_SCOPED.has(o.kind)) o.metadata.namespace = k.namespace;
+  }
+  for (const { pairs, includeSelectors, includeTemplates } of k.labels ?? []) {
+    if (includeSelectors) throw new Error(`${where}: labels with includeSelectors are not implemented`);
+    for (const o of objects) {
+      o.metadata.labels = { ...o.metadata.labels, ...pairs };
+      if (!includeTemplates) continue;
+      for (const template of podTemplatesOf(o)) {
+        template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...pairs } };
+      }
+    }
+  }
+  for (const image of k.images ?? []) {
+    for (const template of objects.flatMap(podTemplatesOf)) {
+      for (const c of [...(template.spec?.containers ?? []), ...(template.spec?.initContainers ?? [])]) {
+        if (c.image !== image.name && !c.image.startsWith(`${image.name}:`) && !c.image.startsWith(`${image.name}@`)) {
+          continue;
+        }
+        const current = c.image.slice(image.name.length);
+        const tag = image.digest ? `@${image.digest}` : image.newTag ? `:${image.newTag}` : current;
+        c.image = `${image.newName ?? image.name}${tag}`;
+      }
+    }
+  }
+  for (const { name, count } of k.replicas ?? []) {
+    const targets = objects.filter(
+      (o) => ['Deployment', 'StatefulSet', 'ReplicaSet'].includes(o.kind) && o.metadata.name === name,
+    );
+    if (targets.length === 0) throw new Error(`${where}: replicas names ${name}, which is not a workload here`);
+    for (const o of targets) (o.spec as { replicas?: number }).replicas = count;
+  }
+  const seen = new Set<string>();
+  for (const o of objects) {
+    const id = `${o.apiVersion.split('/')[0]} ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    if (seen.has(id)) throw new Error(`${where}: ${o.kind} ${o.metadata.name} is defined twice`);
+    seen.add(id);
+  }
+  return objects;
+}
+
+function matches(o: K8sObject, target: PatchTarget): boolean {
+  const whole = (pattern: string, value: string | undefined) => new RegExp(`^(?:${pattern})$`).test(value ?? '');
+  return (
+    (target.kind === undefined || o.kind === target.kind) &&
+    (target.name === undefined || whole(target.name, o.metadata.name)) &&
+    (target.namespace === undefined || whole(target.namespace, o.metadata.namespace))
+  );
+}
+
+/** One `patches` entry: a JSON 6902 list of operations, or a strategic merge patch. */
+export function applyPatch(
+  objects: K8sObject[],
+  patch: unknown,
+  target: PatchTarget | undefined,
+  where: string,
+): K8sObject[] {
+  if (Array.isArray(patch)) {
+    if (!target) throw new Error(`${where}: a JSON 6902 patch needs a target`);
+    const hits = objects.filter((o) => matches(o, target));
+    if (hits.length === 0) throw new Error(`${where}: patch target ${JSON.stringify(target)} matches nothing`);
+    for (const o of hits) applyJson6902(o, patch as JsonPatchOperation[], where);
+    return objects;
+  }
+  const smp = patch as K8sObject & { $patch?: string };
+  const selector: PatchTarget = target ?? { kind: smp.kind, name: smp.metadata.name };
+  const hits = objects.filter((o) => matches(o, selector));
+  if (hits.length === 0) throw new Error(`${where}: patch of ${smp.kind} ${smp.metadata?.name} matches nothing`);
+  if (smp.$patch === 'delete') return objects.filter((o) => !hits.includes(o));
+  return objects.map((o) => {
+    if (!hits.includes(o)) return o;
+    // A patch aimed by `target` keeps the object's own name.
+    const { metadata, ...rest } = smp;
+    const merged = strategicMerge(o, target ? { ...rest, metadata: { ...metadata, name: o.metadata.name } } : smp);
+    return merged as K8sObject;
+  });
+}
+
+/**
+ * Kubernetes' strategic merge for the shapes the manifests patch: maps merge key by key, `null`
+ * removes a key, lists of objects with a `name` (containers, env, ports, volumes) merge item by item
+ * by name (`$patch: delete` in an item removes it), any other list is replaced.
+ */
+export function strategicMerge(base: unknown, patch: unknown): unknown {
+  if (Array.isArray(patch)) {
+    const named = (list: unknown[]) => list.every((x) => typeof x === 'object' && x !== null && 'name' in x);
+    if (!Array.isArray(base) || !named(patch) || !named(base)) return structuredClone(patch);
+    const result = [...(base as { name: string }[])];
+    for (const item of patch as { name: string; $patch?: string }[]) {
+      const at = result.findIndex((x) => x.name === item.name);
+      if (item.$patch === 'delete') {
+        if (at >= 0) result.splice(at, 1);
+      } else if (at >= 0) {
+        result[at] = strategicMerge(result[at], item) as { name: string };
+      } else {
+        result.push(structuredClone(item));
+      }
+    }
+    return result;
+  }
+  if (typeof patch !== 'object' || patch === null) return patch;
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) return structuredClone(patch);
+  const result: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = strategicMerge(result[key], value);
+  }
+  return result;
+}
+
+export interface JsonPatchOperation {
+  op: 'add' | 'replace' | 'remove';
+  path: string;
+  value?: unknown;
+}
+
+/** RFC 6902's add, replace and remove; a path that does not exist fails, as in kustomize. */
+export function applyJson6902(object: object, operations: JsonPatchOperation[], where: string): void {
+  for (const { op, path, value } of operations) {
+    const keys = path
+      .split('/')
+      .slice(1)
+      .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = keys.pop();
+    let parent: unknown = object;
+    for (const key of keys) parent = (parent as Record<string, unknown> | undefined)?.[key];
+    if (typeof parent !== 'object' || parent === null || last === undefined) {
+      throw new Error(`${where}: ${op} ${path}: no such path`);
+    }
+    if (Array.isArray(parent)) {
+      const index = last === '-' ? parent.length : Number(last);
+      if (op === 'add') parent.splice(index, 0, structuredClone(value));
+      else if (index >= parent.length) throw new Error(`${where}: ${op} ${path}: no such path`);
+      else if (op === 'replace') parent[index] = structuredClone(value);
+      else parent.splice(index, 1);
+      continue;
+    }
+    const record = parent as Record<string, unknown>;
+    if (op !== 'add' && !(last in record)) throw new Error(`${where}: ${op} ${path}: no such path`);
+    if (op === 'remove') delete record[last];
+    else record[last] = structuredClone(value);
+  }
 }

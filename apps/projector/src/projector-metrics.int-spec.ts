@@ -112,6 +112,13 @@ describe("the projector's GET /metrics after state messages went through its con
     expect(sumOf(after, 'asana_stream_kafka_consumer_ready', { group: groupId })).toBe(1);
     expect(sumOf(after, 'asana_stream_kafka_consumer_halted', { group: groupId })).toBe(0);
     expect(after.samples.filter((sample) => sample.labels.app !== 'projector')).toEqual([]);
+    // The dead-letter topic's depth, as `asana-stream dlq list` counts it (read from the broker, cached 15 s).
+    await waitFor(
+      'the dead-letter depth to show the entry',
+      async () =>
+        sumOf(await scrape(), 'asana_stream_dead_letters_pending', { topic: `${TOPICS.state.name}.dlq` }) === 1,
+      { timeoutMs: 40_000, intervalMs: 1000 },
+    );
 
     const labelValues = after.samples.flatMap((sample) => Object.values(sample.labels));
     for (const forbidden of [...GIDS, TASK_NAME]) {

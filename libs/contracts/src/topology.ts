@@ -20,6 +20,15 @@ export interface TopicSpec {
 /** Partitions bound the replicas of each consumer app; 6 leaves room to scale a small install. */
 export const DEFAULT_PARTITIONS = 6;
 
+/**
+ * Replication of every topic on a production cluster (the Strimzi `KafkaTopic`s generated from this
+ * module, k8s/kafka/topics): three copies, and a write acknowledged (acks=all) only once two hold
+ * it, so one broker can be down or restarting without losing an acknowledged message or refusing
+ * writes. Not part of `configs`: `asana-stream setup` also creates topics on a one-broker local
+ * cluster, where both are left to the broker's defaults.
+ */
+export const PRODUCTION_REPLICATION = { replicas: 3, minInsyncReplicas: 2 } as const;
+
 export const TOPICS = {
   /** One Asana event + envelope, keyed by resource gid. */
   events: {

@@ -10,3 +10,4 @@ export * from './topic-admin';
 export * from './kafka-readiness.checks';
 export * from './record-size';
 export * from './kafka-metrics';
+export * from './dead-letter-depth';

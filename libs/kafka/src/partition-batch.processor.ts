@@ -449,13 +449,16 @@ export class PartitionBatchRun {
           try {
             await context.with(parent, () => deadLetters.publish(deadLetterTopic, source, error, failure));
             this.metrics.deadLetter(error.code);
-            log.warn({
-              msg: 'message dead-lettered',
-              ...where,
-              deadLetterTopic,
-              code: error.code,
-              reason: error.message,
-              attempts: failure.attempts,
+            // In the message's trace, so the line carries its trace_id (the handler's span has ended).
+            context.with(parent, () => {
+              log.warn({
+                msg: 'message dead-lettered',
+                ...where,
+                deadLetterTopic,
+                code: error.code,
+                reason: error.message,
+                attempts: failure.attempts,
+              });
             });
             return true;
           } catch (publishError) {

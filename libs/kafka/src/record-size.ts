@@ -100,6 +100,16 @@ export function sendBytesUpperBound(
 const PARTITIONER = Partitioners.DefaultPartitioner();
 const METADATA = new Map<number, PartitionMetadata[]>();
 
+/**
+ * The partition KafkaPublisher's producer writes `key` to in a topic of `partitions` partitions:
+ * kafkajs' default (murmur2, Java-compatible) partitioner. A gid keyed on every topic with the
+ * same partition count lands on the same partition number in each, so a reader looking for one
+ * gid reads that one partition.
+ */
+export function partitionForKey(key: string, partitions: number): number {
+  return PARTITIONER({ topic: '', partitionMetadata: metadataFor(partitions), message: { key, value: null } });
+}
+
 function metadataFor(partitions: number): PartitionMetadata[] {
   let metadata = METADATA.get(partitions);
   if (!metadata) METADATA.set(partitions, (metadata = partitionMetadata(partitions)));

@@ -19,6 +19,7 @@ import { assertSchemaCurrent, createDataSource } from '@asana-stream/db';
 import {
   consumerGroupId,
   createKafkaClient,
+  DeadLetterDepthGauge,
   KafkaConsumerErrorFilter,
   KafkaConsumerServer,
   KafkaPublisher,
@@ -160,6 +161,13 @@ export async function createPipelineApp<A extends PipelineAppName>(
       publishes: definition.publishes,
       publisher,
       consumer,
+      deadLetterDepth: definition.consumes
+        ? new DeadLetterDepthGauge(
+            kafkaClient().admin(),
+            new TopicNames(shape.kafka.KAFKA_TOPIC_PREFIX),
+            definition.consumes,
+          )
+        : undefined,
       dataSource,
       databaseInReadiness: !definition.readyWithoutDatabase,
     });

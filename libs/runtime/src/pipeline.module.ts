@@ -5,6 +5,7 @@ import { APP_CONFIG } from '@asana-stream/config';
 import { TopicNames } from '@asana-stream/contracts';
 import { DatabaseReadinessCheck } from '@asana-stream/db';
 import {
+  DeadLetterDepthGauge,
   KafkaConsumerReadinessCheck,
   KafkaConsumerServer,
   KafkaPublisher,
@@ -31,6 +32,8 @@ export interface PipelineModuleOptions {
   publisher?: KafkaPublisher;
   /** The consumer transport the app is served by, when it consumes. */
   consumer?: KafkaConsumerServer;
+  /** The dead-letter depth gauge of the topics the app consumes (read at scrape). */
+  deadLetterDepth?: DeadLetterDepthGauge;
   /** An initialised DataSource whose schema is current, when the app has a database. */
   dataSource?: DataSource;
   /** Whether the database's readiness check is one of the app's (default: whenever it has one). */
@@ -68,6 +71,7 @@ export class PipelineModule {
       shared.push({ provide: KafkaPublisher, useValue: options.publisher });
       if (options.publishes) checks.push(KafkaPublisherReadinessCheck);
     }
+    if (options.deadLetterDepth) shared.push({ provide: DeadLetterDepthGauge, useValue: options.deadLetterDepth });
     if (consumer) {
       shared.push({ provide: KafkaConsumerServer, useValue: consumer });
       checks.push(KafkaConsumerReadinessCheck);

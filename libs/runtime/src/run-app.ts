@@ -1,5 +1,6 @@
-import { ConsoleLogger, type LogLevel } from '@nestjs/common';
+import type { ConsoleLogger, LogLevel } from '@nestjs/common';
 import { isAsanaStreamError } from '@asana-stream/errors';
+import { JsonLogger } from './json-logger';
 
 const LEVELS: Record<string, LogLevel[]> = {
   debug: ['fatal', 'error', 'warn', 'log', 'debug'],
@@ -11,9 +12,12 @@ const LEVELS: Record<string, LogLevel[]> = {
 /** Exit code for a configuration the app cannot run with (sysexits' EX_CONFIG). */
 export const EXIT_CONFIG = 78;
 
-/** The JSON logger every app uses: one object per line, fixed message plus fields. */
+/**
+ * The JSON logger every app uses: one object per line, fixed message plus fields, and the active
+ * span's `trace_id` and `span_id` (see `JsonLogger`).
+ */
 export function createJsonLogger(appName: string, level = 'info'): ConsoleLogger {
-  return new ConsoleLogger(appName, { json: true, logLevels: LEVELS[level] ?? LEVELS.info, colors: false });
+  return new JsonLogger(appName, { logLevels: LEVELS[level] ?? LEVELS.info });
 }
 
 interface ErrorWithProblems extends Error {

@@ -45,6 +45,11 @@ const attributesOf = (list: OtlpKeyValue[] = []) => Object.fromEntries(list.map(
  */
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
+  /**
+   * Every export request's body as received, whatever its signal: everything a process sent,
+   * span events, links and resource attributes included, for a test to search whole.
+   */
+  readonly exports: string[] = [];
   private server?: Server;
   private port = 0;
 
@@ -57,8 +62,9 @@ export class OtlpReceiver {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        if (request.url === '/v1/traces')
-          this.record(JSON.parse(Buffer.concat(chunks).toString()) as OtlpTracesRequest);
+        const body = Buffer.concat(chunks).toString();
+        this.exports.push(body);
+        if (request.url === '/v1/traces') this.record(JSON.parse(body) as OtlpTracesRequest);
         response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       });
     });

@@ -39,6 +39,7 @@ export async function createTestTopics(): Promise<TopicNames> {
  */
 export async function deleteTopicsByPrefix(prefix: string): Promise<number> {
   // Few retries: a run of unit tests alone may have no broker to ask.
+  hideKafkajsNegativeTimeoutWarning();
   const kafka = new Kafka({
     clientId: 'asana-stream-test-teardown',
     brokers: TEST_BROKERS.split(','),

@@ -4,8 +4,11 @@ import type { Admin, IHeaders, Kafka, Message } from 'kafkajs';
 import { DEAD_LETTERED_TOPICS, deadLetterTopic, TopicNames } from '@asana-stream/contracts';
 import { safeText } from '@asana-stream/errors';
 import {
-  consumerGroupId,
   DEAD_LETTER_HEADER_PREFIX,
+  deadLetterRanges,
+  dlqOperatorGroup,
+  pendingIn,
+  type DeadLetterPartitionRange,
   DEAD_LETTER_HEADERS,
   KafkaPublisher,
   REDRIVEN_FROM_HEADER,
@@ -14,15 +17,11 @@ import { cliKafka, withConnections, type CliContext } from '../cli-context';
 import { CliFailure } from '../cli-failure';
 
 /*
- * A dead-letter topic is a queue an operator works through in order, per partition. The
- * operator group (`<prefix>asana-stream-dlq-operator`) never consumes: its committed offset on
- * each dead-letter partition marks where the entries still to handle begin. Re-driving or
- * discarding entries moves it past them (admin setOffsets); the entries stay in the topic until
- * its retention (30 days), for audit. Reading uses a throwaway group set to start there.
+ * A dead-letter topic is a queue an operator works through in order, per partition (see
+ * libs/kafka's dead-letter-depth.ts for the operator group). Re-driving or discarding entries
+ * moves the group's offset past them (admin setOffsets); the entries stay in the topic until its
+ * retention (30 days), for audit. Reading uses a throwaway group set to start there.
  */
-
-/** The operator group of an installation. */
-export const dlqOperatorGroup = (names: TopicNames): string => consumerGroupId(names.prefix, 'dlq-operator');
 
 /** Entries read, re-driven or discarded per round: bounds the memory `--all` takes. */
 const CHUNK = 500;
@@ -38,14 +37,7 @@ interface DeadLetterTopic {
   source: string;
 }
 
-interface PartitionRange {
-  partition: number;
-  /** First entry still pending: the operator group's committed offset, or the earliest kept. */
-  next: number;
-  /** One past the last entry. */
-  end: number;
-  low: number;
-}
+type PartitionRange = DeadLetterPartitionRange;
 
 /** One dead-lettered message, as read back. */
 export interface DeadLetterEntry {
@@ -76,30 +68,10 @@ function allDeadLetterTopics(names: TopicNames): DeadLetterTopic[] {
   return DEAD_LETTERED_TOPICS.map((source) => deadLetterTopicNamed(source, names));
 }
 
-async function rangesOf(admin: Admin, topic: DeadLetterTopic, groupId: string): Promise<PartitionRange[]> {
-  // Committed offsets first: an entry handled between the two reads then shows as pending, never the reverse.
-  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic.physical] });
-  const ends = await admin.fetchTopicOffsets(topic.physical);
-  return ends
-    .map(({ partition, low, high }) => {
-      const done = Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
-      // Entries past retention are gone: pending starts at the earliest one still kept.
-      return { partition, next: Math.max(done, Number(low)), end: Number(high), low: Number(low) };
-    })
-    .sort((a, b) => a.partition - b.partition);
-}
+const rangesOf = (admin: Admin, topic: DeadLetterTopic, groupId: string): Promise<PartitionRange[]> =>
+  deadLetterRanges(admin, topic.physical, groupId);
 
-const pendingIn = (ranges: PartitionRange[]) => ranges.reduce((sum, r) => sum + r.end - r.next, 0);
 const keptIn = (ranges: PartitionRange[]) => ranges.reduce((sum, r) => sum + r.end - r.low, 0);
-
-/** Entries still to handle per dead-letter topic, by logical name: what `status` shows. */
-export async function deadLetterDepths(admin: Admin, names: TopicNames): Promise<Record<string, number>> {
-  const depths: Record<string, number> = {};
-  for (const topic of allDeadLetterTopics(names)) {
-    depths[topic.logical] = pendingIn(await rangesOf(admin, topic, dlqOperatorGroup(names)));
-  }
-  return depths;
-}
 
 /** What reading a dead-letter topic needs. */
 interface Reading {

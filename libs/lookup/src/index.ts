@@ -1,0 +1,2 @@
+export * from './key-scan';
+export * from './resource-lookup';
