@@ -11,7 +11,9 @@ const transform = {
 // @nestjs/typeorm and @nestjs/terminus ship ESM only. Jest can require() ESM only when Node runs
 // with --experimental-vm-modules, so compile them to CommonJS like our own code: otherwise no spec
 // can load an app module (IngestModule, FanoutModule, ...) in-process.
-const ESM_ONLY_PACKAGES = '@nestjs/(?:typeorm|terminus)';
+// eventsource (the standard EventSource client the Events API's stream is tested with) and its
+// parser are ESM only too.
+const ESM_ONLY_PACKAGES = '(?:@nestjs/(?:typeorm|terminus)|eventsource|eventsource-parser)';
 transform[`^.+/node_modules/${ESM_ONLY_PACKAGES}/.+\\.js$`] = transform['^.+\\.ts$'];
 const transformIgnorePatterns = [`/node_modules/(?!${ESM_ONLY_PACKAGES}/)`];
 const moduleNameMapper = {

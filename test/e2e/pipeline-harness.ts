@@ -12,6 +12,7 @@ import {
   freePort,
   TEST_BROKERS,
   testKafka,
+  TEST_WEBHOOK_SECRET_KEYS,
   waitFor,
   type AppExit,
   type OtlpReceiver,
@@ -73,6 +74,8 @@ export async function startPipeline(
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     OTEL_BSP_SCHEDULE_DELAY: '200',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    // ingest encrypts the secrets; the enricher and the cli read them with the same keys.
+    WEBHOOK_SECRET_KEYS: TEST_WEBHOOK_SECRET_KEYS,
   };
   const { ASANA_BASE_URL: _a, ASANA_TOKEN: _t, ...withoutAsana } = shared;
   const ingest = new AppProcess({ app: 'ingest', port: ingestPort, logDir, env: withoutAsana });
@@ -139,12 +142,15 @@ export async function createWebhook(
 
 /** Asana's API as the simulator serves it. */
 export class SimulatedAsana {
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token = SIM_TOKEN,
+  ) {}
 
   async call<T>(method: string, path: string, data?: unknown): Promise<T> {
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: { authorization: `Bearer ${SIM_TOKEN}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
       body: data === undefined ? undefined : JSON.stringify({ data }),
     });
     const body = (await response.json()) as { data: T };

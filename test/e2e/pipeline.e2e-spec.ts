@@ -6,6 +6,7 @@ import {
   OtlpReceiver,
   stoppedCleanly,
   testKafka,
+  testWebhookSecretCipher,
   totalEndOffset,
   TopicRecorder,
   waitFor,
@@ -21,6 +22,7 @@ import {
   projectedTasks,
   queryDatabase,
   recordedDeliveries,
+  runCli,
   SimulatedAsana,
   simulatedProjectGids,
   simulatedTasks,
@@ -83,12 +85,16 @@ describe('one Asana project, end to end through all four apps', () => {
     expect(subscription.status).toBe('active');
     subscriptionId = subscription.id;
     // The secret Asana and ingest share is never printed, in --json or otherwise.
-    const [{ secret }] = await queryDatabase<{ secret: string }>(
+    const [{ secret: stored }] = await queryDatabase<{ secret: string }>(
       db,
       /* sql */ `SELECT secret FROM subscriptions WHERE id = '${subscription.id}'`,
     );
+    // Stored encrypted (WEBHOOK_SECRET_KEYS); neither the secret nor its stored form is printed.
+    expect(stored).toMatch(/^enc:v1:test:/);
+    const secret = testWebhookSecretCipher().decrypt(subscription.id, stored);
     expect(secret).toMatch(/\S{16,}/);
     expect(output).not.toContain(secret);
+    expect(output).not.toContain(stored);
     expect(subscription).not.toHaveProperty('secret');
     // The enricher's first read of the project's Events API asks for a resync (what happened before
     // it is unknown): it finds the project itself missing from Postgres. Done before any change.
@@ -190,6 +196,30 @@ describe('one Asana project, end to end through all four apps', () => {
       inOrder.forEach((change, i) => {
         if (wanted[i].action === 'updated') expect(Object.keys(change.changes).sort()).toEqual(wanted[i].fields);
       });
+    }
+  });
+
+  it("serves the topic's changes through fanout's Events API, once each, every task's in the topic's order", async () => {
+    const token = (
+      await runCli(pipeline!.cliEnv, 'consumers', 'create', '--name', 'e2e-reader', '--types', 'task')
+    ).trim();
+    const fromFeed: ResourceChangeMessage[] = [];
+    let after = '';
+    for (;;) {
+      const response = await fetch(`${pipeline!.fanout.url}/events?limit=40${after ? `&after=${after}` : ''}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(response.status).toBe(200);
+      const page = (await response.json()) as { changes: ResourceChangeMessage[]; next: string; hasMore: boolean };
+      fromFeed.push(...page.changes);
+      after = page.next;
+      if (!page.hasMore) break;
+    }
+    const onTopic = [...changesInOrderByGid(taskChanges()).values()].flat();
+    expect(fromFeed.map((c) => c.changeId).sort()).toEqual(onTopic.map((c) => c.changeId).sort());
+    expect(new Set(fromFeed.map((c) => c.changeId)).size).toBe(fromFeed.length);
+    for (const [gid, inOrder] of changesInOrderByGid(taskChanges())) {
+      expect(fromFeed.filter((c) => c.gid === gid)).toEqual(inOrder);
     }
   });
 

@@ -3,16 +3,21 @@ import { ConfigError, loadAppConfig } from '@asana-stream/config';
 import { EXIT_CONFIG } from '@asana-stream/runtime';
 import type { CliContext } from './cli-context';
 import { describeCliFailure } from './cli-failure';
+import { registerConsumersCommands } from './commands/consumers.command';
 import { registerDlqCommands } from './commands/dlq.command';
+import { registerLookupCommand } from './commands/lookup.command';
 import { registerOutboxCommands } from './commands/outbox.command';
 import { registerReconcileCommand } from './commands/reconcile.command';
+import { registerReplayCommand } from './commands/replay.command';
+import { registerRoutesCommands } from './commands/routes.command';
+import { registerSecretsCommands } from './commands/secrets.command';
 import { registerSetupCommands } from './commands/setup.command';
 import { registerStatusCommand } from './commands/status.command';
 import { registerWebhookCommands } from './commands/webhooks.command';
 
 const program = new Command('asana-stream')
   .description(
-    'Operate asana-stream: schema, topics, Asana webhooks, dead letters and parked outbox rows.\nConfiguration comes from the environment (DATABASE_URL, KAFKA_BROKERS, ASANA_BASE_URL, ASANA_TOKEN, INGEST_PUBLIC_URL, KAFKA_TOPIC_PREFIX).',
+    'Operate asana-stream: schema, topics, Asana webhooks, dead letters, parked outbox rows, and one resource looked up by gid.\nConfiguration comes from the environment (DATABASE_URL, KAFKA_BROKERS, ASANA_BASE_URL, ASANA_TOKEN, INGEST_PUBLIC_URL, KAFKA_TOPIC_PREFIX; WEBHOOK_SECRET_KEYS for the commands that read webhook secrets).',
   )
   .showHelpAfterError()
   .exitOverride();
@@ -32,7 +37,21 @@ function getContext(): CliContext {
 function needsNoToken(): boolean {
   const [command, sub] = process.argv.slice(2);
   return (
-    ['setup', 'reset', 'db', 'topics', 'status', 'dlq', 'outbox'].includes(command) ||
+    [
+      'setup',
+      'reset',
+      'db',
+      'topics',
+      'status',
+      'dlq',
+      'outbox',
+      'lookup',
+      'secrets',
+      'consumers',
+      'routes',
+      'replay',
+      'reconcile',
+    ].includes(command) ||
     (command === 'webhooks' && sub === 'list')
   );
 }
@@ -42,7 +61,12 @@ registerWebhookCommands(program, getContext);
 registerStatusCommand(program, getContext);
 registerDlqCommands(program, getContext);
 registerOutboxCommands(program, getContext);
+registerConsumersCommands(program, getContext);
+registerLookupCommand(program, getContext);
 registerReconcileCommand(program, getContext);
+registerSecretsCommands(program, getContext);
+registerRoutesCommands(program, getContext);
+registerReplayCommand(program, getContext);
 
 program
   .parseAsync(process.argv)

@@ -1,20 +1,44 @@
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { AsanaEvent, AsanaResource } from '@asana-stream/asana';
+import type {
+  ASANA_EVENT_ENVELOPE_SCHEMA,
+  RESOURCE_CHANGE_MESSAGE_SCHEMA,
+  RESOURCE_STATE_MESSAGE_SCHEMA,
+} from './validation/schemas';
 
-/** Where an event came from. Reconciliation will add `events-api` and `resync`. */
-export type EventSource = 'webhook' | 'events-api' | 'resync';
+/**
+ * A published schema's TypeScript type, derived from the schema itself (json-schema-to-ts'
+ * `FromSchema`), so the two cannot drift apart: the schema in `validation/schemas.ts` is the one
+ * source of truth. Why derive the type from the schema rather than generate the schema from the
+ * type: the schema says more than a type can (patterns, formats, the tombstone's `if`), it is what
+ * readers in other languages get, and the existing validators already compile it; `FromSchema` is
+ * type-only (no build step, nothing at run time) and its result is checked by the compiler at
+ * every use. Two adjustments:
+ * - Asana's own structures (`title: AsanaResource` / `AsanaEvent`: checked only as objects) are
+ *   typed as libs/asana types them, since their shape is Asana's contract, not ours.
+ * - The schemas are open (a new optional field is a compatible change), which `FromSchema` turns
+ *   into an index signature. `Closed` drops it from the message itself, so a misspelt field does
+ *   not compile and `Omit<Message, 'changeId'>` keeps the other fields.
+ */
+type MessageOf<Schema extends JSONSchema> = Closed<
+  FromSchema<
+    Schema,
+    {
+      deserialize: [
+        { pattern: { title: 'AsanaResource' }; output: AsanaResource | null },
+        { pattern: { title: 'AsanaEvent' }; output: AsanaEvent },
+      ];
+    }
+  >
+>;
 
-/** Value of `asana.events` (key: `event.resource.gid`). */
-export interface AsanaEventEnvelope {
-  /** Content-derived id: a redelivered event keeps its id. */
-  eventId: string;
-  source: EventSource;
-  /** Our subscription (webhook) id, when the source is a webhook. */
-  subscriptionId: string | null;
-  /** Content hash of the delivery the event came in. */
-  deliveryId: string | null;
-  receivedAt: string;
-  event: AsanaEvent;
-}
+type Closed<T> = { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };
+
+/** Value of `asana.events` (key: `event.resource.gid`); schema `asana-event-envelope.v1.json`. */
+export type AsanaEventEnvelope = MessageOf<typeof ASANA_EVENT_ENVELOPE_SCHEMA>;
+
+/** Where an event came from. */
+export type EventSource = AsanaEventEnvelope['source'];
 
 /**
  * A record of `asana.deliveries`: one delivery exactly as received, for audit and replay.
@@ -43,48 +67,19 @@ export interface RawDeliveryRecord {
 }
 
 /**
- * Value of `asana.state` (key: gid): the resource's current state, or a tombstone.
- * `version` orders states of one resource: `modified_at` (ms since epoch) where Asana has one,
- * else the time of the fetch. An older version never overwrites a newer one.
+ * Value of `asana.state` (key: gid): the resource's current state, or a tombstone; schema
+ * `resource-state.v1.json`. `version` orders states of one resource: `modified_at` (ms since
+ * epoch) where Asana has one, else the time of the fetch. An older version never overwrites a newer one.
  */
-export interface ResourceStateMessage {
-  gid: string;
-  type: string;
-  version: number;
-  /**
-   * Which clock produced `version`: the resource's `modified_at`, the time of the fetch, or the
-   * `created_at` of a `deleted` event that is newer than what the API still returned.
-   */
-  versionSource: 'modified_at' | 'fetched_at' | 'deleted_event';
-  deleted: boolean;
-  /** The resource as the API returned it; null for a tombstone. */
-  state: AsanaResource | null;
-  fetchedAt: string;
-  /** Ids of the events this state answers. */
-  causes: string[];
-}
+export type ResourceStateMessage = MessageOf<typeof RESOURCE_STATE_MESSAGE_SCHEMA>;
 
-export type ChangeAction = 'created' | 'updated' | 'deleted' | 'undeleted';
+/**
+ * Value of `asana.changes.<type>` (key: gid): the change contract downstream teams rely on;
+ * schema `resource-change.v1.json`, rendered in docs/contracts.md.
+ */
+export type ResourceChangeMessage = MessageOf<typeof RESOURCE_CHANGE_MESSAGE_SCHEMA>;
 
-/** One field's change in a change message. */
-export interface FieldChange {
-  from: unknown;
-  to: unknown;
-}
+export type ChangeAction = ResourceChangeMessage['action'];
 
-/** Value of `asana.changes.<type>` (key: gid): the change contract downstream teams rely on. */
-export interface ResourceChangeMessage {
-  /** Contract version of this message shape. */
-  schema: 1;
-  /** Outbox id: strictly increasing per gid in the order changes were applied. */
-  changeId: string;
-  gid: string;
-  type: string;
-  action: ChangeAction;
-  version: number;
-  changes: Record<string, FieldChange>;
-  /** Current state after the change; null once deleted. */
-  state: AsanaResource | null;
-  causes: string[];
-  occurredAt: string;
-}
+/** One field's change in a change message: `{from, to}`. */
+export type FieldChange = Closed<ResourceChangeMessage['changes'][string]>;

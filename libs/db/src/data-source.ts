@@ -12,6 +12,9 @@ import { AsanaRequestBudget1764547200000 } from './migrations/1764547200000-asan
 import { EventStreams1764633600000 } from './migrations/1764633600000-event-streams';
 import { ResyncProgress1764720000000 } from './migrations/1764720000000-resync-progress';
 import { WebhookHealth1764806400000 } from './migrations/1764806400000-webhook-health';
+import { EventsFeed1764900000000 } from './migrations/1764900000000-events-feed';
+import { SweepsAndDivergences1764936000000 } from './migrations/1764936000000-sweeps-and-divergences';
+import { Routes1765022400000 } from './migrations/1765022400000-routes';
 
 export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
 export const MIGRATIONS = [
@@ -21,6 +24,9 @@ export const MIGRATIONS = [
   EventStreams1764633600000,
   ResyncProgress1764720000000,
   WebhookHealth1764806400000,
+  EventsFeed1764900000000,
+  SweepsAndDivergences1764936000000,
+  Routes1765022400000,
 ];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */

@@ -6,5 +6,8 @@ export * from './entities/resource.entity';
 export * from './entities/subscription.entity';
 export * from './entities/task.entity';
 export * from './database-readiness.check';
+export * from './divergences';
 export * from './resync-request';
 export * from './subscription-store';
+export * from './events-api-consumers';
+export * from './routes';

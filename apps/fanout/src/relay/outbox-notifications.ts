@@ -2,8 +2,9 @@ import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 
 /**
- * A dedicated connection LISTENing for the projector's NOTIFY. Notifications are a hint to
- * relay now; the relay also polls, so a lost connection only delays, never loses.
+ * A dedicated connection LISTENing on one channel: the projector's NOTIFY for the relay, the
+ * relay's for the Events API's long-polls and streams. Notifications are a hint to look now; every
+ * waiter also polls, so a lost connection only delays, never loses.
  *
  * Each notification advances `seen`; a waiter passes the `seen` it read before its last batch, so
  * a notification that arrived while the batch ran ends the wait at once.
@@ -20,7 +21,15 @@ export class OutboxNotifications {
     private readonly channel: string,
   ) {}
 
-  async start(): Promise<void> {
+  private starting?: Promise<void>;
+
+  /** Connects and LISTENs; concurrent callers (waiters after a lost connection) share one attempt. */
+  start(): Promise<void> {
+    this.starting ??= this.connect().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async connect(): Promise<void> {
     const client = new Client({ connectionString: this.databaseUrl });
     client.on('notification', () => this.wake());
     client.on('error', (error) => {
@@ -45,19 +54,24 @@ export class OutboxNotifications {
     return this.generation;
   }
 
-  /** Resolves on the next notification after `since`, at once if there was one, or after `timeoutMs`. */
-  async wait(timeoutMs: number, since = this.generation): Promise<void> {
-    if (this.stopped || this.generation !== since) return;
+  /**
+   * Resolves on the next notification after `since`, at once if there was one, after `timeoutMs`,
+   * or when `signal` aborts (a client that went away).
+   */
+  async wait(timeoutMs: number, since = this.generation, signal?: AbortSignal): Promise<void> {
+    if (this.stopped || this.generation !== since || signal?.aborted) return;
     if (!this.client) await this.start().catch(() => undefined);
-    if (this.stopped || this.generation !== since) return;
+    if (this.stopped || this.generation !== since || signal?.aborted) return;
     await new Promise<void>((resolve) => {
       const finish = (): void => {
         clearTimeout(timer);
         this.waiters.delete(finish);
+        signal?.removeEventListener('abort', finish);
         resolve();
       };
       const timer = setTimeout(finish, timeoutMs);
       this.waiters.add(finish);
+      signal?.addEventListener('abort', finish, { once: true });
     });
   }
 

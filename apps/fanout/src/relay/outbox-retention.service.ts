@@ -18,6 +18,27 @@ const INTERVAL_MS = 60_000;
 const FIRST_RUN_AFTER_MS = 5000;
 
 /**
+ * One chunk of expired rows, oldest first, and in the same statement the Events API's horizon: the
+ * highest feed position and latest publish time deleted, so a cursor or `since` before them is
+ * answered 410 instead of silently skipping what was deleted.
+ */
+const DELETE_EXPIRED = /* sql */ `
+  WITH deleted AS (
+    DELETE FROM outbox WHERE id IN (
+      SELECT id FROM outbox
+      WHERE published_at IS NOT NULL AND published_at < now() - make_interval(hours => $1)
+      ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+    RETURNING feed_position, published_at
+  ), horizon AS (
+    UPDATE events_feed SET
+      deleted_through = greatest(deleted_through, (SELECT max(feed_position) FROM deleted)),
+      deleted_until = greatest(deleted_until, (SELECT max(published_at) FROM deleted WHERE feed_position IS NOT NULL))
+    WHERE EXISTS (SELECT 1 FROM deleted WHERE feed_position IS NOT NULL)
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM deleted)::int AS count, (SELECT count(*) FROM horizon)::int AS horizon`;
+
+/**
  * Deletes outbox rows published (or discarded) more than `FANOUT_RETENTION_HOURS` ago, in chunks
  * of `chunkRows`, oldest first. Unpublished and parked rows are never deleted. Replicas may run it
  * at once: each chunk skips rows another one is deleting (SKIP LOCKED).
@@ -48,14 +69,7 @@ export class OutboxRetentionService implements OnApplicationBootstrap, OnModuleD
     const hours = this.config.fanout.FANOUT_RETENTION_HOURS;
     let deleted = 0;
     for (let chunk = 0; chunk < maxChunks && !this.stopping.signal.aborted; chunk++) {
-      const result = await this.dataSource.query<[unknown[], number]>(
-        /* sql */ `DELETE FROM outbox WHERE id IN (
-                     SELECT id FROM outbox
-                     WHERE published_at IS NOT NULL AND published_at < now() - make_interval(hours => $1)
-                     ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-        [hours, chunkRows],
-      );
-      const count = result[1];
+      const [{ count }] = await this.dataSource.query<{ count: number }[]>(DELETE_EXPIRED, [hours, chunkRows]);
       deleted += count;
       if (count < chunkRows) break;
     }

@@ -1,4 +1,5 @@
 import type { Message } from 'kafkajs';
+import { matchingRoutes, type RoutableChange, type Route } from '@asana-stream/contracts';
 import { AsanaStreamError, classifyError, dispositionOf, safeText } from '@asana-stream/errors';
 
 /** An outbox row as the relay claims it: `change` as Postgres prints the jsonb, not parsed. */
@@ -59,6 +60,15 @@ export function changeValue(change: string, id: string): string {
 /** The Kafka message of a row: keyed by its gid. */
 export function changeMessage(row: ClaimedRow): Message {
   return { key: row.gid, value: changeValue(row.change, row.id) };
+}
+
+/**
+ * The routes a row belongs on. Its change is parsed only when there are routes to match: without
+ * routes the relay never parses a row.
+ */
+export function routesOf<R extends Route>(row: ClaimedRow, routes: readonly R[]): R[] {
+  if (routes.length === 0) return [];
+  return matchingRoutes(routes, JSON.parse(row.change) as RoutableChange);
 }
 
 /** The rows grouped by gid, each group in id order, groups by their first row. */

@@ -6,6 +6,9 @@ import { loadAppConfig, type FanoutConfig } from '@asana-stream/config';
 import {
   allTopics,
   changeTopic,
+  headerProblems,
+  publishedContract,
+  resourceChangeMessageContract,
   type ChangeAction,
   type ResourceChangeMessage,
   type TopicNames,
@@ -233,6 +236,9 @@ describe('RelayOutboxService on a real database and broker', () => {
       const value = message.value as ResourceChangeMessage;
       expect(message.key).toBe(value.gid);
       expect(message.topic).toBe(value.type === 'project' ? projectTopic : taskTopic);
+      // What downstream reads meets the published contract (resource-change.v1.json), headers too.
+      expect(resourceChangeMessageContract.problems(value)).toEqual([]);
+      expect(headerProblems(publishedContract('resource-change'), message.headers)).toEqual([]);
     }
     const changeIdsOf = (gid: string) =>
       messages

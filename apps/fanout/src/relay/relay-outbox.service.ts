@@ -1,22 +1,31 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { trace, type Link } from '@opentelemetry/api';
 import type { Message } from 'kafkajs';
 import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type FanoutConfig } from '@asana-stream/config';
-import { changeTopic, TopicNames } from '@asana-stream/contracts';
-import { OUTBOX_CHANNEL } from '@asana-stream/db';
+import { changeTopic, routeTopic, TopicNames } from '@asana-stream/contracts';
+import { FEED_CHANNEL, OUTBOX_CHANNEL } from '@asana-stream/db';
 import { AsanaStreamError, classifyError } from '@asana-stream/errors';
 import { KafkaPublisher } from '@asana-stream/kafka';
 import { secondsSince } from '@asana-stream/metrics';
 import type { ReadinessCheck } from '@asana-stream/runtime';
 import { contextFromTraceparent, tracer } from '@asana-stream/telemetry';
 import { batchDurations, relayFreshness, rowOutcomes } from './fanout-metrics';
+import { RouteTable } from '../routes/route-table.service';
 import { OutboxNotifications } from './outbox-notifications';
 import {
   changeMessage,
   failureRecord,
   publishBatch,
+  routesOf,
   type ClaimedRow,
   type FailureRecord,
   type PublishOutcome,
@@ -78,7 +87,26 @@ const CLAIM_ROWS = /* sql */ `
   ORDER BY o.id LIMIT $2`;
 
 /**
- * Relays committed outbox rows to `asana.changes.<type>` (key: gid) and marks them published.
+ * Marks the published rows and gives them their Events API feed positions, in the order of `$1`
+ * (ids sorted ascending: a gid's rows are claimed in id order, so the feed keeps each gid's order),
+ * and NOTIFYs the feed's listeners. The counter's row lock is held until COMMIT, so the next relay
+ * transaction gets its positions only after this one's are visible: positions commit in order.
+ * It is taken last, after Kafka acknowledged, and held only for this statement and the COMMIT.
+ * Written so the planner's estimates stay small: a cross join of CTEs estimated at thousands of
+ * rows crossed Postgres' JIT threshold and cost tens of milliseconds a batch in compilation.
+ */
+const MARK_PUBLISHED = /* sql */ `
+  WITH counter AS (
+    UPDATE events_feed SET last_position = last_position + cardinality($1::bigint[])
+    RETURNING last_position - cardinality($1::bigint[]) AS base, pg_notify($2, last_position::text) AS notified
+  )
+  UPDATE outbox o SET published_at = clock_timestamp(), feed_position = (SELECT base FROM counter) + p.n
+  FROM unnest($1::bigint[]) WITH ORDINALITY AS p(id, n)
+  WHERE o.id = p.id`;
+
+/**
+ * Relays committed outbox rows to `asana.changes.<type>` (key: gid), and to `asana.routes.<name>`
+ * of every route a row matches (see `publishRows`), and marks them published.
  *
  * **Claiming.** One transaction per batch. It locks the gids of the first unpublished rows with
  * transaction-scoped advisory locks (`pg_try_advisory_xact_lock`: a gid another relay holds is
@@ -112,6 +140,8 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
     private readonly publisher: KafkaPublisher,
     private readonly names: TopicNames,
     @Inject(APP_CONFIG) private readonly config: FanoutConfig,
+    /** The routes declared (`routes apply`); without it, the type topics only. */
+    @Optional() private readonly routes?: RouteTable,
   ) {
     this.notifications = new OutboxNotifications(config.db.DATABASE_URL, OUTBOX_CHANNEL);
   }
@@ -185,6 +215,10 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
 
   /** One transaction: claim, publish, mark (and record refusals); measured once it committed or failed. */
   async relayRound(limit: number): Promise<RelayRound> {
+    if (this.routes && !this.routes.loaded) {
+      // Publishing without the routes would leave them gaps nobody sees: no row's fault, wait.
+      throw new AsanaStreamError('DATABASE_UNAVAILABLE', 'the routes have not been read yet; relaying waits for them');
+    }
     const startedAt = performance.now();
     const times = { claimedAt: 0, ackedAt: 0 };
     let published: ClaimedRow[] = [];
@@ -253,9 +287,8 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
 
   private async record(manager: EntityManager, outcome: PublishOutcome, records: FailureRecord[]): Promise<void> {
     if (outcome.published.length > 0) {
-      await manager.query(/* sql */ `UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])`, [
-        outcome.published.map((row) => row.id),
-      ]);
+      const ids = outcome.published.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      await manager.query(MARK_PUBLISHED, [ids.map(String), FEED_CHANNEL]);
     }
     if (records.length > 0) {
       await manager.query(
@@ -312,15 +345,51 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
     );
   }
 
-  /** One publish call for the rows: per change topic, its rows in id order (a gid's rows share a topic). */
+  /**
+   * One publish call for the rows: per topic, its rows in id order (a gid's rows share a topic).
+   * Each row goes to its change topic and to the topic of every route it matches, in this same
+   * call: the publisher drops a call's later messages after a failed request, so on every topic a
+   * gid's later row is never written while an earlier one was not, and a row is marked published
+   * only once every topic it belongs on acknowledged it.
+   *
+   * A route topic Kafka refuses therefore holds the row back on its change topic too, for every
+   * gid in the batch: the price of a route never missing a change. It is not silent: the relay's
+   * readiness fails with the error, the batch failure is logged (and this warning names the route
+   * topics in the call), and `asana-stream routes apply` (which re-creates a missing topic) or
+   * `routes delete --name <route>` frees it within seconds, the routes being reloaded.
+   */
   private publishRows(rows: ClaimedRow[]): Promise<void> {
+    const routes = this.routes?.snapshot() ?? [];
     const byTopic = new Map<string, Message[]>();
-    for (const row of rows) {
-      const topic = this.names.physical(changeTopic(row.type).name);
+    const add = (topic: string, message: Message): void => {
       const messages = byTopic.get(topic);
-      if (messages) messages.push(changeMessage(row));
-      else byTopic.set(topic, [changeMessage(row)]);
+      if (messages) messages.push(message);
+      else byTopic.set(topic, [message]);
+    };
+    const routed = new Set<string>();
+    for (const row of rows) {
+      const message = changeMessage(row);
+      add(this.names.physical(changeTopic(row.type).name), message);
+      for (const route of routesOf(row, routes)) {
+        const topic = this.names.physical(routeTopic(route.name).name);
+        routed.add(topic);
+        add(topic, { ...message });
+      }
     }
-    return this.publisher.publish([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+    const published = this.publisher.publish([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+    if (routed.size === 0) return published;
+    return published.catch((error: unknown) => {
+      if (Date.now() - this.routeFailureLoggedAt > 60_000) {
+        this.routeFailureLoggedAt = Date.now();
+        this.log.warn({
+          msg: 'a relay publish that included route topics failed; if a route topic is the cause, fix it with `asana-stream routes apply` or remove it with `routes delete`',
+          routeTopics: [...routed],
+          error: classifyError(error).toJSON(),
+        });
+      }
+      throw error;
+    });
   }
+
+  private routeFailureLoggedAt = 0;
 }

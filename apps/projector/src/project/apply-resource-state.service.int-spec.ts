@@ -8,6 +8,7 @@ import type { AsanaResource } from '@asana-stream/asana';
 import {
   deadLetterTopic,
   messageDecoder,
+  resourceChangeMessageContract,
   TOPICS,
   type ResourceChangeMessage,
   type ResourceStateMessage,
@@ -90,12 +91,17 @@ describe('ApplyResourceStateService on a real database', () => {
 
   const taskRow = async (gid: string): Promise<TaskRow | undefined> =>
     (await observer.query<TaskRow>(/* sql */ `SELECT * FROM tasks WHERE gid = $1`, [gid])).rows[0];
-  const outboxOf = async (gid: string): Promise<OutboxRow[]> =>
-    (
-      await observer.query<OutboxRow>(/* sql */ `SELECT id, gid, type, change FROM outbox WHERE gid = $1 ORDER BY id`, [
-        gid,
-      ])
-    ).rows;
+  /** The gid's outbox rows; each, with its id as `changeId` (as the relay adds it), meets the published contract. */
+  const outboxOf = async (gid: string): Promise<OutboxRow[]> => {
+    const { rows } = await observer.query<OutboxRow>(
+      /* sql */ `SELECT id, gid, type, change FROM outbox WHERE gid = $1 ORDER BY id`,
+      [gid],
+    );
+    for (const row of rows) {
+      expect(resourceChangeMessageContract.problems({ ...row.change, changeId: row.id })).toEqual([]);
+    }
+    return rows;
+  };
 
   beforeAll(async () => {
     Logger.overrideLogger(['error', 'warn']);

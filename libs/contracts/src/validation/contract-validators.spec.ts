@@ -1,6 +1,11 @@
 import { asanaTaskEvent } from '@asana-stream/testing';
-import type { AsanaEventEnvelope, ResourceStateMessage } from '../messages';
-import { asanaDeliveryContract, asanaEventEnvelopeContract, resourceStateMessageContract } from './contract-validators';
+import type { AsanaEventEnvelope, ResourceChangeMessage, ResourceStateMessage } from '../messages';
+import {
+  asanaDeliveryContract,
+  asanaEventEnvelopeContract,
+  resourceChangeMessageContract,
+  resourceStateMessageContract,
+} from './contract-validators';
 
 const event = asanaTaskEvent();
 
@@ -176,5 +181,44 @@ describe('resourceStateMessageContract', () => {
         (f) => `${f}: is required`,
       ),
     );
+  });
+});
+
+describe('resourceChangeMessageContract', () => {
+  const change = (overrides: Partial<ResourceChangeMessage> = {}): ResourceChangeMessage => ({
+    schema: 1,
+    changeId: '42',
+    gid: '1200',
+    type: 'task',
+    action: 'updated',
+    version: 1763805600000,
+    changes: { name: { from: 'Draft', to: 'Write the docs' }, assignee: { from: null, to: { gid: '7' } } },
+    state: { gid: '1200', name: 'Write the docs' },
+    causes: ['e1'],
+    occurredAt: '2026-11-22T10:00:00.000Z',
+    ...overrides,
+  });
+  const problems = (value: unknown) => resourceChangeMessageContract.problems(value);
+
+  it('accepts each action, a delete without its state, and fields it does not know', () => {
+    for (const action of ['created', 'updated', 'undeleted'] as const) expect(problems(change({ action }))).toEqual([]);
+    expect(problems(change({ action: 'deleted', changes: {}, state: null }))).toEqual([]);
+    expect(problems({ ...change(), addedLater: true })).toEqual([]);
+  });
+
+  it.each([
+    ['a live change without its state', { state: null }, 'state: must be an object (null only for a delete)'],
+    ['another contract version', { schema: 2 }, 'schema: must be equal to constant'],
+    ['a change id that is not an outbox id', { changeId: 'abc' }, 'changeId: must be a numeric string'],
+    ['an unknown action', { action: 'moved' }, 'action: must be one of created, updated, deleted, undeleted'],
+    ['a field change without its old value', { changes: { name: { to: 'x' } } }, 'changes.name.from: is required'],
+    [
+      'an occurredAt without its offset',
+      { occurredAt: '2026-11-22T10:00:00' },
+      'occurredAt: must be an ISO 8601 date-time',
+    ],
+    ['a fractional version', { version: 1.5 }, 'version: must be an integer'],
+  ])('rejects %s', (_label, overrides, expected) => {
+    expect(problems(change(overrides as Partial<ResourceChangeMessage>))).toContain(expected);
   });
 });

@@ -4,6 +4,9 @@ import type { ResourceChangeMessage } from '@asana-stream/contracts';
 /** The channel the projector NOTIFYs (once per transaction) and the fanout relay LISTENs on. */
 export const OUTBOX_CHANNEL = 'asana_stream_outbox';
 
+/** The channel the relay NOTIFYs when rows joined the Events API's feed; long-polls LISTEN on it. */
+export const FEED_CHANNEL = 'asana_stream_feed';
+
 /**
  * Changes waiting to be published, written in the same transaction as the projection row.
  * Relays claim unpublished rows per gid (a transaction-scoped advisory lock on the gid), never by
@@ -38,6 +41,14 @@ export class OutboxEntity {
    */
   @Column({ name: 'published_at', type: 'timestamptz', nullable: true })
   publishedAt!: Date | null;
+
+  /**
+   * The row's place in the Events API's feed, assigned when the relay marks it published, in
+   * commit order (see the events-feed migration). Null until published, and for a discarded row,
+   * which never reached Kafka and so is not in the feed either.
+   */
+  @Column({ name: 'feed_position', type: 'bigint', nullable: true })
+  feedPosition!: string | null;
 
   /** Publishes of this row that failed for a reason that may be the row's own. */
   @Column({ type: 'integer', default: 0 })
