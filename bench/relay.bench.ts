@@ -35,7 +35,7 @@ const EPOCH = Date.UTC(2026, 10, 22, 10, 0, 0);
 /** Versions of a run's rows: each run's, and each figure's, above the last's. */
 const VERSIONS_PER_RUN = 100_000_000;
 
-interface OutboxInsert {
+export interface OutboxInsert {
   gid: string;
   type: string;
   change: Omit<ResourceChangeMessage, 'changeId'>;
@@ -52,7 +52,7 @@ function traceparent(): string {
  * writes it to `outbox.change`: the whole state the enricher fetched (apps/enricher's task
  * opt_fields), the changed fields, and the event it answers.
  */
-function taskChange(n: number, base: number): OutboxInsert {
+export function taskChange(n: number, base: number): OutboxInsert {
   const gid = benchGid(n % GIDS);
   const version = base + n;
   const modifiedAt = new Date(version).toISOString();
@@ -106,7 +106,7 @@ interface RelaySession {
 }
 
 /** Inserts the changes in one transaction as the projector does; resolves right after COMMIT returned. */
-async function insertTransaction(pool: Pool, changes: OutboxInsert[]): Promise<void> {
+export async function insertTransaction(pool: Pool, changes: OutboxInsert[]): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -268,7 +268,7 @@ async function backlogFigure(session: RelaySession, ctx: BenchContext, run: numb
  * Postgres' clock minus the bench's epoch clock (`performance.timeOrigin + performance.now()`),
  * in ms, from the round trip with the least delay of a few `SELECT clock_timestamp()`.
  */
-async function clockOffsetMs(pool: Pool): Promise<{ offset: number; rtt: number }> {
+export async function clockOffsetMs(pool: Pool): Promise<{ offset: number; rtt: number }> {
   let best = { offset: 0, rtt: Infinity };
   for (let i = 0; i < 20; i++) {
     const sent = performance.now();

@@ -88,7 +88,14 @@ export async function startPipeline(
   });
   const projector = new AppProcess({ app: 'projector', port: projectorPort, logDir, env: withoutAsana });
   const fanout = new AppProcess({ app: 'fanout', port: fanoutPort, logDir, env: withoutAsana });
-  await Promise.all([simulator, ingest, enricher, projector, fanout].map((app) => app.start()));
+  const apps = [simulator, ingest, enricher, projector, fanout];
+  const started = await Promise.allSettled(apps.map((app) => app.start()));
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed) {
+    // No app outlives a pipeline that could not start (its test fails; the next must not meet it).
+    await Promise.all(apps.map((app) => app.stop(5000)));
+    throw failed.reason;
+  }
   return {
     simulator,
     ingest,

@@ -68,15 +68,22 @@ export class AppProcess {
     this.exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal, forced: false })));
     let exitCode: number | null | undefined;
     void this.exited.then(({ code }) => (exitCode = code));
-    await waitFor(
-      `${this.options.app} to be ready (log: ${this.logFile})`,
-      async () => {
-        if (exitCode !== undefined) throw new Error(`${this.options.app} exited with ${exitCode}; see ${this.logFile}`);
-        const response = await fetch(`${this.url}/health/ready`);
-        return response.ok;
-      },
-      { timeoutMs, intervalMs: 200 },
-    );
+    try {
+      await waitFor(
+        `${this.options.app} to be ready (log: ${this.logFile})`,
+        async () => {
+          if (exitCode !== undefined)
+            throw new Error(`${this.options.app} exited with ${exitCode}; see ${this.logFile}`);
+          const response = await fetch(`${this.url}/health/ready`);
+          return response.ok;
+        },
+        { timeoutMs, intervalMs: 200 },
+      );
+    } catch (error) {
+      // An app that never became ready is not left running past its test.
+      await this.stop(5000);
+      throw error;
+    }
     return this;
   }
 
