@@ -17,7 +17,7 @@ import {
 jest.setTimeout(600_000);
 
 /**
- * The Events API follower brings changes first (webhook deliveries wait 5 s in the simulator's
+ * The Events API follower brings changes first (webhook deliveries wait 15 s in the simulator's
  * batching window, the follower polls every 200 ms); when the webhook delivers the same events
  * later, every stage takes them again and nothing changes downstream: no outbox row, no change.
  */
@@ -33,7 +33,8 @@ describe('a repair that a webhook delivers again later', () => {
       db,
       names,
       receiver,
-      { SIM_DELIVERY_DELAY_MS: '5000' },
+      // Deliveries wait well past the repair's own deadline (12 s), even on a loaded machine.
+      { SIM_DELIVERY_DELAY_MS: '15000' },
       { EVENTS_POLL_INTERVAL_MS: '200' },
     );
   });
@@ -55,6 +56,7 @@ describe('a repair that a webhook delivers again later', () => {
     });
 
     const asana = new SimulatedAsana(`${p.simulator.url}/api/1.0`);
+    const changingFrom = Date.now();
     for (let n = 0; n < 3; n++) {
       const { gid } = await asana.call<{ gid: string }>('POST', '/tasks', { name: `Task ${n}`, projects: [project] });
       await asana.call('PUT', `/tasks/${gid}`, { name: `Task ${n} (renamed)` });
@@ -68,8 +70,10 @@ describe('a repair that a webhook delivers again later', () => {
         const now = await pipelineStatus(p);
         return now.outbox.unpublished === 0 ? now : undefined;
       },
-      { timeoutMs: 4_500, intervalMs: 100 },
+      { timeoutMs: 12_000, intervalMs: 100 },
     );
+    // Before the first change's delivery was due: the webhook had delivered none of them yet.
+    expect(Date.now() - changingFrom).toBeLessThan(15_000);
     expect(repaired.deliveries).toBe(quiet.deliveries);
     expect(repaired.eventsApi.eventsPublished).toBeGreaterThan(quiet.eventsApi.eventsPublished);
 
@@ -81,7 +85,7 @@ describe('a repair that a webhook delivers again later', () => {
         const drained = now.enricherLag === 0 && now.projectorLag === 0 && now.outbox.unpublished === 0;
         return drained && now.deliveries > repaired.deliveries && now.events > repaired.events ? now : undefined;
       },
-      { timeoutMs: 30_000, intervalMs: 200 },
+      { timeoutMs: 45_000, intervalMs: 200 },
     );
     expect(after.outbox.total).toBe(repaired.outbox.total);
     expect(after.changes).toBe(repaired.changes);
