@@ -2,6 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
 import { generateConsumerToken, hashConsumerToken } from '@asana-stream/db';
+// The API's own cursor encoding (bench/ is outside test/architecture's import rules).
+import { encodeCursor } from '../apps/fanout/src/events-api/feed-cursor';
 import { defineBenchmark, type BenchContext } from './lib/benchmark';
 import { freePort, NodeProcess } from './lib/processes';
 import { round, summariseLatencies, type LatencySummary } from './lib/stats';
@@ -45,9 +47,6 @@ async function head(pool: Pool): Promise<bigint> {
   return BigInt(rows[0].head);
 }
 
-/** The Events API's cursor of a position (apps/fanout/src/events-api/feed-cursor.ts' encoding). */
-const cursorOf = (position: bigint) => Buffer.from(`f1.${position}`, 'utf8').toString('base64url');
-
 async function waitUntilPublished(pool: Pool, session: EventsApiSession, deadlineMs: number): Promise<void> {
   for (;;) {
     if (!session.fanout.running) throw new Error(`the fanout exited; see ${session.fanout.logFile}`);
@@ -84,7 +83,7 @@ async function throughputFigure(session: EventsApiSession, ctx: BenchContext, ru
   await waitUntilPublished(pool, session, performance.now() + ctx.options.drainTimeoutS * 1000);
 
   let read = 0;
-  let cursor = cursorOf(start);
+  let cursor = encodeCursor(start);
   const apiStart = performance.now();
   for (;;) {
     const page = await getPage(session, `after=${cursor}&limit=${PAGE}`);
@@ -142,7 +141,7 @@ async function latencyFigure(session: EventsApiSession, ctx: BenchContext, run: 
 
   const longPoll: number[] = [];
   for (let i = 0; i < session.longPolls; i++) {
-    const after = cursorOf(await head(pool));
+    const after = encodeCursor(await head(pool));
     const answer = getPage(session, `after=${after}&wait=10`);
     await sleep(WAIT_BEFORE_CHANGE_MS);
     await insertTransaction(pool, [taskChange(2 * i, base)]);

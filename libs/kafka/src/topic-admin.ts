@@ -9,11 +9,29 @@ export interface EnsureTopicsResult {
   existing: string[];
 }
 
+/** Whole attempts of `ensureTopics` on a retriable error, and the pause before the next. */
+const ENSURE_ATTEMPTS = 3;
+const ENSURE_RETRY_MS = 1000;
+
 /**
  * Creates the topics that are missing, with their partitions and configs, and checks the ones
  * that exist have the partitions the topology asks for (fewer would break per-gid scaling).
+ * Tried up to three times on a retriable error: a busy broker can answer a topic it has just
+ * created with UNKNOWN_TOPIC_OR_PARTITION, which kafkajs' createTopics does not retry, and every
+ * step here is idempotent.
  */
 export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], names: TopicNames): Promise<EnsureTopicsResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ensureTopicsOnce(kafka, specs, names);
+    } catch (error) {
+      if (attempt >= ENSURE_ATTEMPTS || (error as { retriable?: boolean }).retriable !== true) throw error;
+      await sleep(ENSURE_RETRY_MS);
+    }
+  }
+}
+
+async function ensureTopicsOnce(kafka: Kafka, specs: TopicSpec[], names: TopicNames): Promise<EnsureTopicsResult> {
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -2,11 +2,10 @@ import type { Command } from 'commander';
 import type { Message } from 'kafkajs';
 import { ROUTE_NAME, routeMatches, routeTopic, TopicNames, type RoutableChange } from '@asana-stream/contracts';
 import { findRoute } from '@asana-stream/db';
-import { KafkaPublisher } from '@asana-stream/kafka';
+import { ensureTopics, KafkaPublisher } from '@asana-stream/kafka';
 import { cliKafka, withConnections, type CliContext } from '../cli-context';
 import { CliFailure } from '../cli-failure';
 import { parseSince } from './parse-since';
-import { ensureRouteTopics } from './routes.command';
 
 /** The header every replayed message carries, so a reader can tell a replay from the live flow. */
 export const REPLAY_HEADER = 'asana-stream-replay';
@@ -79,7 +78,7 @@ Progress goes to stderr; the summary line last.`,
         if (!route) throw new CliFailure(`no route named ${options.route} (see \`asana-stream routes list\`)`);
         let publisher: KafkaPublisher | undefined;
         if (!options.dryRun) {
-          await ensureRouteTopics(opened.kafka, [routeTopic(route.name)], names);
+          await ensureTopics(opened.kafka, [routeTopic(route.name)], names);
           publisher = new KafkaPublisher(cliKafka(config));
           await publisher.onModuleInit();
         }

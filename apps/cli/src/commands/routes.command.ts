@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import type { Kafka } from 'kafkajs';
-import { ROUTE_NAME, routeTopic, TopicNames, type Route, type TopicSpec } from '@asana-stream/contracts';
+import { ROUTE_NAME, routeTopic, TopicNames, type Route } from '@asana-stream/contracts';
 import { applyRoutes, deleteRoute, listRoutes, planRoutes, type RoutesPlan } from '@asana-stream/db';
-import { ensureTopics, type EnsureTopicsResult } from '@asana-stream/kafka';
+import { ensureTopics } from '@asana-stream/kafka';
 import { withConnections, type CliContext } from '../cli-context';
 import { CliFailure } from '../cli-failure';
 import { parseRouteFile, RouteFileError } from './route-file';
@@ -20,26 +18,6 @@ function planLines(plan: RoutesPlan, topicOf: (name: string) => string, missing:
     ...plan.delete.map((name) => `- delete ${name} (its topic ${topicOf(name)} stays, with what it holds)`),
     ...plan.unchanged.map((name) => `= unchanged ${name} (${topic(name)})`),
   ];
-}
-
-/**
- * Creates the route topics that are missing. Tried up to three times on a retriable error: a busy
- * broker can answer a new topic's first metadata request with UNKNOWN_TOPIC_OR_PARTITION, which
- * kafkajs' createTopics does not retry; creating is idempotent.
- */
-export async function ensureRouteTopics(
-  kafka: Kafka,
-  specs: TopicSpec[],
-  names: TopicNames,
-): Promise<EnsureTopicsResult> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ensureTopics(kafka, specs, names);
-    } catch (error) {
-      if (attempt >= 3 || (error as { retriable?: boolean }).retriable !== true) throw error;
-      await sleep(1000);
-    }
-  }
 }
 
 function readRoutes(file: string): Route[] {
@@ -110,7 +88,7 @@ routes:
           const missing = new Set(wanted.map((r) => topicOf(r.name)).filter((t) => !present.has(t)));
           if (options.dryRun) return { plan: planned, missing, created: [] as string[] };
           // Topics first: the relay must never hold a route whose topic does not exist yet.
-          const { created } = await ensureRouteTopics(
+          const { created } = await ensureTopics(
             kafka,
             wanted.map((r) => routeTopic(r.name)),
             names,

@@ -416,17 +416,10 @@ describe('the Events API (GET /events, /events/stream) on a real database and br
       { name: 'third-versions', filter: { types: ['task'], where: { name: 'v3' } } },
       { name: 'projects', filter: { types: ['project'] } },
     ];
-    // Idempotent, so tried again: a broker under load can answer a new topic's first metadata
-    // request with UNKNOWN_TOPIC_OR_PARTITION, which kafkajs' createTopics does not retry.
-    await waitFor(
-      'the route topics',
-      () =>
-        ensureTopics(
-          testKafka(),
-          routes.map((r) => routeTopic(r.name)),
-          names,
-        ).then(() => true),
-      { intervalMs: 500 },
+    await ensureTopics(
+      testKafka(),
+      routes.map((r) => routeTopic(r.name)),
+      names,
     );
     await applyRoutes(dataSource, routes);
     await waitFor('both replicas to hold the routes', () =>

@@ -147,17 +147,10 @@ describe('routes: a team’s own topic of the changes matching its filter, on a 
       { name: 'p1', filter: { projects: [P1] } },
       { name: 'assigned', filter: { types: ['task'], where: { 'assignee.gid': '42' } } },
     ];
-    // Idempotent, so tried again: a broker under load can answer a new topic's first metadata
-    // request with UNKNOWN_TOPIC_OR_PARTITION, which kafkajs' createTopics does not retry.
-    await waitFor(
-      'the route topics',
-      () =>
-        ensureTopics(
-          testKafka(),
-          routes.map((r) => routeTopic(r.name)),
-          names,
-        ).then(() => true),
-      { intervalMs: 500 },
+    await ensureTopics(
+      testKafka(),
+      routes.map((r) => routeTopic(r.name)),
+      names,
     );
     await applyRoutes(dataSource, routes);
     const config = loadAppConfig('fanout', { DATABASE_URL: db.url, KAFKA_TOPIC_PREFIX: names.prefix });
