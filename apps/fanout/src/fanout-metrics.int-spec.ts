@@ -10,8 +10,11 @@ import { FANOUT_APP } from './fanout.module';
 const GIDS = ['1705555555550001', '1705555555550002', '1705555555550003'];
 const TASK_NAME = 'Board meeting: acquisition of Initech';
 
-/** An outbox row as the projector writes it (a `created` change of a task), and its id. */
-async function insertOutbox(sql: Client, gid: string, name: string): Promise<string> {
+/**
+ * An outbox row as the projector writes it (a `created` change of a task), and its id; `eventAgeSeconds`:
+ * how long ago Asana created the event it answers (none: a row without an event time).
+ */
+async function insertOutbox(sql: Client, gid: string, name: string, eventAgeSeconds?: number): Promise<string> {
   const change = {
     schema: 1,
     gid,
@@ -24,8 +27,9 @@ async function insertOutbox(sql: Client, gid: string, name: string): Promise<str
     occurredAt: new Date().toISOString(),
   };
   const { rows } = await sql.query<{ id: string }>(
-    /* sql */ `INSERT INTO outbox (gid, type, change) VALUES ($1, 'task', $2) RETURNING id`,
-    [gid, change],
+    /* sql */ `INSERT INTO outbox (gid, type, change, event_at)
+               VALUES ($1, 'task', $2, now() - make_interval(secs => $3::float8)) RETURNING id`,
+    [gid, change, eventAgeSeconds ?? null],
   );
   return rows[0].id;
 }
@@ -67,7 +71,8 @@ describe("fanout's GET /metrics while its relay publishes the outbox", () => {
   });
 
   it('counts published rows and their freshness, gauges an empty backlog, and labels no gid or name', async () => {
-    for (const gid of GIDS) await insertOutbox(sql, gid, `${TASK_NAME} ${gid}`);
+    // Asana created the events of the first two 90 s ago; the third row has no event time.
+    for (const [index, gid] of GIDS.entries()) await insertOutbox(sql, gid, `${TASK_NAME} ${gid}`, [90, 90][index]);
 
     const after = await waitFor('the rows to be published and the backlog read as empty', async () => {
       const exposition = await scrape();
@@ -81,6 +86,12 @@ describe("fanout's GET /metrics while its relay publishes the outbox", () => {
     const freshness = sumOf(after, 'asana_stream_fanout_freshness_seconds_sum') / 3;
     expect(freshness).toBeGreaterThan(0);
     expect(freshness).toBeLessThan(30);
+    expect(sumOf(after, 'asana_stream_end_to_end_freshness_seconds_count')).toBe(2);
+    const endToEnd = sumOf(after, 'asana_stream_end_to_end_freshness_seconds_sum') / 2;
+    expect(endToEnd).toBeGreaterThanOrEqual(90);
+    expect(endToEnd).toBeLessThan(90 + 30);
+    expect(sumOf(after, 'asana_stream_end_to_end_freshness_seconds_bucket', { le: '60' })).toBe(0);
+    expect(sumOf(after, 'asana_stream_end_to_end_freshness_seconds_bucket', { le: '300' })).toBe(2);
     expect(sumOf(after, 'asana_stream_fanout_batch_duration_seconds_count', { result: 'ok' })).toBeGreaterThanOrEqual(
       1,
     );

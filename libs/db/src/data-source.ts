@@ -15,6 +15,7 @@ import { WebhookHealth1764806400000 } from './migrations/1764806400000-webhook-h
 import { EventsFeed1764900000000 } from './migrations/1764900000000-events-feed';
 import { SweepsAndDivergences1764936000000 } from './migrations/1764936000000-sweeps-and-divergences';
 import { Routes1765022400000 } from './migrations/1765022400000-routes';
+import { OutboxEventTime1765195200000 } from './migrations/1765195200000-outbox-event-time';
 
 export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
 export const MIGRATIONS = [
@@ -27,6 +28,7 @@ export const MIGRATIONS = [
   EventsFeed1764900000000,
   SweepsAndDivergences1764936000000,
   Routes1765022400000,
+  OutboxEventTime1765195200000,
 ];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */

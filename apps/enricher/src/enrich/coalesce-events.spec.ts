@@ -2,7 +2,7 @@ import type { AsanaEvent } from '@asana-stream/asana';
 import type { AsanaEventEnvelope } from '@asana-stream/contracts';
 import { AsanaStreamError } from '@asana-stream/errors';
 import { asanaTaskEvent } from '@asana-stream/testing';
-import { causesOf, coalesceByResource, decidingEvent, worstFailure } from './coalesce-events';
+import { causesOf, coalesceByResource, decidingEvent, earliestEventAt, worstFailure } from './coalesce-events';
 import { decideCoalescedState, decideState } from './resource-state';
 
 let seq = 0;
@@ -77,6 +77,22 @@ describe('causesOf', () => {
   it('lists every event id in order, each once', () => {
     const batch = [envelope('1', {}, 'a'), envelope('1', {}, 'b'), envelope('1', {}, 'a'), envelope('1', {}, 'c')];
     expect(causesOf(batch)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('earliestEventAt', () => {
+  const at = (created_at: string) => asanaTaskEvent({ created_at });
+
+  it('is the earliest created_at, wherever it is, as ISO 8601 in UTC', () => {
+    const events = [at('2026-11-22T10:00:05.000Z'), at('2026-11-22T11:00:01+01:00'), at('2026-11-22T10:00:09.000Z')];
+    expect(earliestEventAt(events)).toBe('2026-11-22T10:00:01.000Z');
+    expect(earliestEventAt([...events].reverse())).toBe('2026-11-22T10:00:01.000Z');
+  });
+
+  it('skips events without a valid time, and is undefined when none has one', () => {
+    expect(earliestEventAt([at('not a time'), at('2026-11-22T10:00:05.000Z')])).toBe('2026-11-22T10:00:05.000Z');
+    expect(earliestEventAt([at('not a time'), at('')])).toBeUndefined();
+    expect(earliestEventAt([])).toBeUndefined();
   });
 });
 

@@ -66,6 +66,19 @@ export function causesOf(envelopes: readonly AsanaEventEnvelope[]): string[] {
 }
 
 /**
+ * Asana's `created_at` of the earliest of the events, as ISO 8601: where the end-to-end freshness
+ * of the state that answers them starts. Undefined when no event has a valid time.
+ */
+export function earliestEventAt(events: readonly AsanaEvent[]): string | undefined {
+  let earliest = Infinity;
+  for (const event of events) {
+    const at = Date.parse(event.created_at);
+    if (at < earliest) earliest = at;
+  }
+  return Number.isFinite(earliest) ? new Date(earliest).toISOString() : undefined;
+}
+
+/**
  * The event that decides a coalesced fetch's state (decideState): the `deleted` event with the
  * latest `created_at`, when there is one, since a delete is the only event whose own time counts
  * (the tombstone rule: the delete's time versions the tombstone, and a deleted event newer than

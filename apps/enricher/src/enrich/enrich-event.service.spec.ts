@@ -88,6 +88,7 @@ describe('EnrichEventService', () => {
         versionSource: 'fetched_at',
         deleted: true,
         fetchedAt: '2026-11-22T10:00:07.003Z',
+        eventAt: envelope.event.created_at,
       });
     });
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AsanaApiError, AsanaClient, type AsanaResource, type WhileWaiting } from '@asana-stream/asana';
 import { TOPICS, TopicNames, type AsanaEventEnvelope, type ResourceStateMessage } from '@asana-stream/contracts';
 import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
-import { causesOf } from './coalesce-events';
+import { causesOf, earliestEventAt } from './coalesce-events';
 import { OPT_FIELDS } from './opt-fields';
 import { decideCoalescedState } from './resource-state';
 
@@ -108,11 +108,13 @@ export class EnrichEventService {
     }
     const fetchedAt = new Date();
     const events = envelopes.map(({ event }) => event);
+    const eventAt = earliestEventAt(events);
     return {
       gid,
       type,
       ...decideCoalescedState(events, fetched, { requestedAt, fetchedAt }),
       fetchedAt: fetchedAt.toISOString(),
+      ...(eventAt === undefined ? {} : { eventAt }),
       causes: causesOf(envelopes),
     };
   }

@@ -32,6 +32,12 @@ export const relayFreshness = histogram({
   buckets: FRESHNESS_BUCKETS_SECONDS,
 });
 
+export const endToEndFreshness = histogram({
+  name: 'asana_stream_end_to_end_freshness_seconds',
+  help: "Per published change that answers Asana events, from Asana's created_at of the earliest of them until Kafka acknowledged the change on its fanout topic: the row's event age when claimed (Postgres' clock against Asana's) plus claim to acknowledgement (the relay's). A repair counts from Asana's modified_at of the resource.",
+  buckets: FRESHNESS_BUCKETS_SECONDS,
+});
+
 export const rowOutcomes = {
   published: relayedRows.labels('published'),
   refused: relayedRows.labels('refused'),

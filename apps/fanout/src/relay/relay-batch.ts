@@ -13,6 +13,11 @@ export interface ClaimedRow {
   attempts: number;
   /** How old the row was when claimed (ms, by Postgres' clock): the start of its freshness. */
   ageMs?: number;
+  /**
+   * How long before the claim Asana created the earliest event the change answers (ms, Postgres'
+   * clock against Asana's `created_at`); null when the row carries no event time.
+   */
+  eventAgeMs?: number | null;
 }
 
 /** A row whose publish failed for a reason that may be its own. */

@@ -18,7 +18,7 @@ import { KafkaPublisher } from '@asana-stream/kafka';
 import { secondsSince } from '@asana-stream/metrics';
 import type { ReadinessCheck } from '@asana-stream/runtime';
 import { contextFromTraceparent, tracer } from '@asana-stream/telemetry';
-import { batchDurations, relayFreshness, rowOutcomes } from './fanout-metrics';
+import { batchDurations, endToEndFreshness, relayFreshness, rowOutcomes } from './fanout-metrics';
 import { RouteTable } from '../routes/route-table.service';
 import { OutboxNotifications } from './outbox-notifications';
 import {
@@ -79,7 +79,8 @@ const CLAIM_GIDS = /* sql */ `
  */
 const CLAIM_ROWS = /* sql */ `
   SELECT o.id, o.gid, o.type, o.change::text AS change, o.traceparent, o.attempts,
-         (extract(epoch FROM clock_timestamp() - o.created_at) * 1000)::float8 AS "ageMs"
+         (extract(epoch FROM clock_timestamp() - o.created_at) * 1000)::float8 AS "ageMs",
+         (extract(epoch FROM clock_timestamp() - o.event_at) * 1000)::float8 AS "eventAgeMs"
   FROM outbox o
   WHERE o.published_at IS NULL AND o.gid = ANY($1::text[])
     AND NOT EXISTS (SELECT 1 FROM outbox p
@@ -250,6 +251,9 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
     if (round.parked > 0) rowOutcomes.parked.inc(round.parked);
     for (const row of published) {
       if (typeof row.ageMs === 'number') relayFreshness.observe(Math.max(0, row.ageMs + claimToAckMs) / 1000);
+      if (typeof row.eventAgeMs === 'number') {
+        endToEndFreshness.observe(Math.max(0, row.eventAgeMs + claimToAckMs) / 1000);
+      }
     }
   }
 

@@ -119,6 +119,24 @@ describe('ApplyResourceStateService on a real database', () => {
     await db?.drop();
   });
 
+  it("writes the state's event time to its outbox row (where end-to-end freshness starts), null when it has none", async () => {
+    const [timed, untimed] = [freshGid(), freshGid()];
+    await service.applyBatch([
+      { message: { ...live(timed, T0), eventAt: '2026-11-22T10:00:00.250Z' } },
+      { message: live(untimed, T0) },
+    ]);
+    const { rows } = await observer.query<{ gid: string; event_at: Date | null }>(
+      /* sql */ `SELECT gid, event_at FROM outbox WHERE gid = ANY($1)`,
+      [[timed, untimed]],
+    );
+    expect(new Map(rows.map((row) => [row.gid, row.event_at?.toISOString() ?? null]))).toEqual(
+      new Map([
+        [timed, '2026-11-22T10:00:00.250Z'],
+        [untimed, null],
+      ]),
+    );
+  });
+
   describe('given no row for the gid', () => {
     it('when a live task state arrives, then it creates the row with its query columns and one created change', async () => {
       const gid = freshGid();

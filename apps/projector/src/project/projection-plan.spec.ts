@@ -47,13 +47,24 @@ const plan = (messages: ResourceStateMessage[], store: Store = new Map()): Proje
 const actions = (changes: PlannedChange[]) => changes.map((c) => [c.gid, c.change.action, c.change.version]);
 
 describe('planProjection', () => {
+  it('gives a change the event time of its state, or null when the state has none', () => {
+    const timed = { ...live('1', 1000), eventAt: '2026-11-22T10:00:00.000Z' };
+    expect(plan([timed, live('2', 1000)]).changes.map(({ gid, eventAt }) => [gid, eventAt])).toEqual([
+      ['1', '2026-11-22T10:00:00.000Z'],
+      ['2', null],
+    ]);
+  });
+
   it('plans nothing for an empty batch', () => {
     expect(plan([])).toEqual({ outcomes: [], writes: [], changes: [] });
   });
 
   describe('one message, as the version guard decides it', () => {
     it('creates an unseen task: a new row with its query columns, and a created change', () => {
-      const message = live('1', 1000, { assignee: { gid: '42' }, workspace: { gid: '7' } });
+      const message = {
+        ...live('1', 1000, { assignee: { gid: '42' }, workspace: { gid: '7' } }),
+        eventAt: '2026-11-22T10:00:00.000Z',
+      };
       const result = plan([message]);
       expect(result.outcomes).toEqual(['applied']);
       expect(result.writes).toHaveLength(1);
@@ -73,6 +84,7 @@ describe('planProjection', () => {
           gid: '1',
           type: 'task',
           traceparent: null,
+          eventAt: '2026-11-22T10:00:00.000Z',
           change: {
             schema: 1,
             gid: '1',

@@ -37,6 +37,8 @@ export interface PlannedChange {
   type: string;
   change: Omit<ResourceChangeMessage, 'changeId'>;
   traceparent: string | null;
+  /** The state message's `eventAt` (Asana's time of the earliest event it answers), if it has one. */
+  eventAt: string | null;
 }
 
 export interface ProjectionPlan {
@@ -128,6 +130,7 @@ export function planProjection(
         occurredAt: new Date(message.version).toISOString(),
       },
       traceparent,
+      eventAt: message.eventAt ?? null,
     });
     outcomes.push('applied');
   }

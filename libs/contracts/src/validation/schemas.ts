@@ -139,6 +139,11 @@ export const RESOURCE_STATE_MESSAGE_SCHEMA = {
       description: 'The resource as Asana’s API returned it; null (or its last known state) for a tombstone.',
     },
     fetchedAt: { ...DATE_TIME, description: 'When the enricher fetched it.' },
+    eventAt: {
+      ...DATE_TIME,
+      description:
+        'Asana’s `created_at` of the earliest event this state answers (a repair’s: the time Asana last modified the resource): where end-to-end freshness starts. Absent in states published before it was added.',
+    },
     causes: {
       type: 'array',
       items: { type: 'string' },

@@ -35,6 +35,10 @@ export class OutboxEntity {
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt!: Date;
 
+  /** Asana's `created_at` of the earliest event the change answers: where end-to-end freshness starts. */
+  @Column({ name: 'event_at', type: 'timestamptz', nullable: true })
+  eventAt!: Date | null;
+
   /**
    * When Kafka acknowledged the row, or when an operator discarded it (`parked_at` then stays set):
    * the relay is done with it either way, and the retention job deletes it after `FANOUT_RETENTION_HOURS`.
