@@ -16,6 +16,7 @@ import { EventsFeed1764900000000 } from './migrations/1764900000000-events-feed'
 import { SweepsAndDivergences1764936000000 } from './migrations/1764936000000-sweeps-and-divergences';
 import { Routes1765022400000 } from './migrations/1765022400000-routes';
 import { OutboxEventTime1765195200000 } from './migrations/1765195200000-outbox-event-time';
+import { OutboxClaimIndex1765281600000 } from './migrations/1765281600000-outbox-claim-index';
 
 export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
 export const MIGRATIONS = [
@@ -29,6 +30,7 @@ export const MIGRATIONS = [
   SweepsAndDivergences1764936000000,
   Routes1765022400000,
   OutboxEventTime1765195200000,
+  OutboxClaimIndex1765281600000,
 ];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */
