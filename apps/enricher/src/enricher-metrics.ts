@@ -40,13 +40,13 @@ export const repairs = counter({
 
 export const resyncRuns = counter({
   name: 'asana_stream_resyncs_total',
-  help: 'Resync runs ended, by outcome: done, failed (tried again later), interrupted (shutdown), lease_lost.',
+  help: 'Resync runs ended, by outcome: done, skipped (a resource type with no resync), failed (tried again later), interrupted (shutdown), lease_lost.',
   labelNames: ['outcome'] as const,
 });
 
 export const sweepRuns = counter({
   name: 'asana_stream_resync_sweeps_total',
-  help: 'Light sweeps (the tasks Asana modified since the last sweep) ended, by outcome: done, failed (tried again later), interrupted (shutdown), lease_lost.',
+  help: 'Light sweeps (the tasks Asana modified since the last sweep) ended, by outcome: done, skipped (a resource type with no light sweep), failed (tried again later), interrupted (shutdown), lease_lost.',
   labelNames: ['outcome'] as const,
 });
 

@@ -246,3 +246,34 @@ describe('AsanaClient.listTasksModifiedSince', () => {
     ]);
   });
 });
+
+describe('AsanaClient.listSubtasks, listTaskStories and listWorkspaceProjects', () => {
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('ask Asana’s own routes for a page with the fields and the offset, and give the next offset', async () => {
+    const items = [{ gid: '1', modified_at: '2026-11-22T10:00:00.000Z' }];
+    server = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ data: items, next_page: { offset: 'o2', path: '/x', uri: 'http://x' } }));
+    });
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+    const page = { optFields: ['modified_at'], offset: 'o1' };
+    for (const answer of [
+      await client.listSubtasks('77', page),
+      await client.listTaskStories('77', { optFields: ['created_at'] }),
+      await client.listWorkspaceProjects('5', page),
+    ]) {
+      expect(answer).toEqual({ data: items, nextOffset: 'o2' });
+    }
+    expect(server.requests).toEqual([
+      'GET /api/1.0/tasks/77/subtasks?limit=100&opt_fields=modified_at&offset=o1',
+      'GET /api/1.0/tasks/77/stories?limit=100&opt_fields=created_at',
+      'GET /api/1.0/projects?workspace=5&limit=100&opt_fields=modified_at&offset=o1',
+    ]);
+  });
+});

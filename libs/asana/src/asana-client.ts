@@ -47,6 +47,22 @@ export interface AsanaPage {
   nextOffset: string | null;
 }
 
+/** Which page of a list to read, and the fields of each item. */
+export interface ListPageOptions {
+  optFields?: readonly string[];
+  /** 1 to 100; 100 when not given. */
+  limit?: number;
+  /** The previous page's `next_page.offset`; none for the first page. */
+  offset?: string | null;
+}
+
+function pageQuery({ optFields, limit = 100, offset }: ListPageOptions): Record<string, string> {
+  const query: Record<string, string> = { limit: String(limit) };
+  if (optFields?.length) query.opt_fields = optFields.join(',');
+  if (offset) query.offset = offset;
+  return query;
+}
+
 /** What one call may be given besides its arguments. */
 export interface AsanaCallOptions {
   /**
@@ -147,6 +163,34 @@ export class AsanaClient {
     if (optFields?.length) query.opt_fields = optFields.join(',');
     if (offset) query.offset = offset;
     return this.listPage('/tasks', query, signal);
+  }
+
+  /**
+   * One page of a task's subtasks (`GET /tasks/{gid}/subtasks`, at most 100 with `opt_fields`),
+   * and the next page's offset, null at the end. Offsets expire as `listProjectTasks`' do.
+   */
+  async listSubtasks(taskGid: string, page: ListPageOptions, { signal }: AsanaCallOptions = {}): Promise<AsanaPage> {
+    return this.listPage(`/tasks/${encodeURIComponent(taskGid)}/subtasks`, pageQuery(page), signal);
+  }
+
+  /**
+   * One page of a task's stories, oldest first (`GET /tasks/{gid}/stories`, at most 100 with
+   * `opt_fields`), and the next page's offset, null at the end. Stories carry no `modified_at`.
+   */
+  async listTaskStories(taskGid: string, page: ListPageOptions, { signal }: AsanaCallOptions = {}): Promise<AsanaPage> {
+    return this.listPage(`/tasks/${encodeURIComponent(taskGid)}/stories`, pageQuery(page), signal);
+  }
+
+  /**
+   * One page of a workspace's projects, archived ones included (`GET /projects?workspace=`, at
+   * most 100 with `opt_fields`), and the next page's offset, null at the end.
+   */
+  async listWorkspaceProjects(
+    workspaceGid: string,
+    page: ListPageOptions,
+    { signal }: AsanaCallOptions = {},
+  ): Promise<AsanaPage> {
+    return this.listPage('/projects', { workspace: workspaceGid, ...pageQuery(page) }, signal);
   }
 
   private async listPage(path: string, query: Record<string, string>, signal?: AbortSignal): Promise<AsanaPage> {

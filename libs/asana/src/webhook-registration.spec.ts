@@ -2,7 +2,10 @@ import type { CreatedWebhook } from './asana-client';
 import { registerWebhook, WebhookRegistrationError, type SubscriptionStore } from './webhook-registration';
 
 const SECRET = 'the-secret-asana-returned-0123456789';
-const CREATED = { webhook: { gid: '9001' }, secret: SECRET } as CreatedWebhook;
+const CREATED = {
+  webhook: { gid: '9001', resource: { gid: '1100', resource_type: 'task' } },
+  secret: SECRET,
+} as CreatedWebhook;
 
 /** A store and an Asana whose calls are recorded; `secretOf` answers as the case says. */
 function fakes(secretOf: SubscriptionStore['secretOf']) {
@@ -13,7 +16,7 @@ function fakes(secretOf: SubscriptionStore['secretOf']) {
       calls.push(`secretOf ${id}`);
       return secretOf(id);
     },
-    activate: async (id, gid) => void calls.push(`activate ${id} ${gid}`),
+    activate: async (id, gid, type) => void calls.push(`activate ${id} ${gid} ${type}`),
     markDeleted: async (id) => void calls.push(`markDeleted ${id}`),
   };
   const asana = {
@@ -27,11 +30,12 @@ function fakes(secretOf: SubscriptionStore['secretOf']) {
 }
 
 describe('registerWebhook', () => {
-  it('activates the subscription when the secret ingest stored (decrypted) equals the one in Asana’s answer', async () => {
+  it('activates the subscription, with the type of resource Asana says the webhook watches, when the secret ingest stored (decrypted) equals the one in Asana’s answer', async () => {
     const { calls, store, asana } = fakes(async () => SECRET);
     const registered = await registerWebhook(asana, store, '1100', 'http://ingest.test/');
     expect(registered.targetUrl).toBe(`http://ingest.test/webhooks/asana/${registered.subscriptionId}`);
-    expect(calls.at(-1)).toBe(`activate ${registered.subscriptionId} 9001`);
+    expect(registered.resourceType).toBe('task');
+    expect(calls.at(-1)).toBe(`activate ${registered.subscriptionId} 9001 task`);
   });
 
   it('deletes the webhook again when the stored secret differs', async () => {

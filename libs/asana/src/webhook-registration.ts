@@ -10,7 +10,8 @@ export interface SubscriptionStore {
    * it cannot be decrypted here.
    */
   secretOf(id: string): Promise<string | null>;
-  activate(id: string, webhookGid: string): Promise<void>;
+  /** The webhook is live; `resourceType` is what it watches (Asana's `resource.resource_type`), null if Asana said nothing. */
+  activate(id: string, webhookGid: string, resourceType: string | null): Promise<void>;
   markDeleted(id: string): Promise<void>;
 }
 
@@ -18,6 +19,8 @@ export interface RegisteredWebhook {
   subscriptionId: string;
   webhookGid: string;
   targetUrl: string;
+  /** What the webhook watches, as Asana's create answer said (null: it did not). */
+  resourceType: string | null;
 }
 
 /** Why a webhook could not be registered; the subscription is marked deleted. */
@@ -74,7 +77,12 @@ export async function registerWebhook(
       'the handshake secret ingest stored differs from the one Asana returned: webhook deleted again',
     );
   }
-  await store.activate(subscriptionId, created.webhook.gid);
+  await store.activate(subscriptionId, created.webhook.gid, created.webhook.resource?.resource_type ?? null);
   say(`webhook ${created.webhook.gid} active (subscription ${subscriptionId})`);
-  return { subscriptionId, webhookGid: created.webhook.gid, targetUrl };
+  return {
+    subscriptionId,
+    webhookGid: created.webhook.gid,
+    targetUrl,
+    resourceType: created.webhook.resource?.resource_type ?? null,
+  };
 }

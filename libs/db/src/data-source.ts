@@ -15,6 +15,7 @@ import { WebhookHealth1764806400000 } from './migrations/1764806400000-webhook-h
 import { EventsFeed1764900000000 } from './migrations/1764900000000-events-feed';
 import { SweepsAndDivergences1764936000000 } from './migrations/1764936000000-sweeps-and-divergences';
 import { Routes1765022400000 } from './migrations/1765022400000-routes';
+import { WatchedResourceType1765108800000 } from './migrations/1765108800000-watched-resource-type';
 import { OutboxEventTime1765195200000 } from './migrations/1765195200000-outbox-event-time';
 import { OutboxClaimIndex1765281600000 } from './migrations/1765281600000-outbox-claim-index';
 
@@ -29,6 +30,7 @@ export const MIGRATIONS = [
   EventsFeed1764900000000,
   SweepsAndDivergences1764936000000,
   Routes1765022400000,
+  WatchedResourceType1765108800000,
   OutboxEventTime1765195200000,
   OutboxClaimIndex1765281600000,
 ];

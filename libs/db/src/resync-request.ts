@@ -1,6 +1,13 @@
 import type { DataSource } from 'typeorm';
 
 /**
+ * The types of watched resource (`subscriptions.resource_type`) the enricher has a full resync
+ * for; a resource of any other type (a portfolio, team, goal, …) is never listed or repaired,
+ * which `asana-stream status` shows.
+ */
+export const RESYNCED_RESOURCE_TYPES: readonly string[] = ['project', 'task', 'workspace'];
+
+/**
  * Asks for a resync of a watched resource (`event_streams`): the enricher runs it (requests
  * first, oldest first). A request made while a run is under way makes another run follow it, since
  * the one under way may have listed the resource before what the request is about. A resource not

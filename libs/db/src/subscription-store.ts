@@ -17,8 +17,8 @@ export function subscriptionStore(dataSource: DataSource, cipher: Pick<WebhookSe
       const { secret } = await subscriptions.findOneByOrFail({ id });
       return secret === null ? null : cipher.decrypt(id, secret);
     },
-    async activate(id: string, webhookGid: string): Promise<void> {
-      await subscriptions.update({ id }, { webhookGid, status: 'active' });
+    async activate(id: string, webhookGid: string, resourceType: string | null): Promise<void> {
+      await subscriptions.update({ id }, { webhookGid, resourceType, status: 'active' });
     },
     async markDeleted(id: string): Promise<void> {
       await subscriptions.update({ id }, { status: 'deleted' });

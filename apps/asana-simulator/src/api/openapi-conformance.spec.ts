@@ -182,6 +182,37 @@ describe("OpenAPI conformance: simulator responses against Asana's asana_oas.yam
     expect(first.body.next_page).not.toBeNull();
   });
 
+  it('POST /tasks/{gid}/subtasks answers 201 with a TaskResponse naming its parent; GET /tasks/{gid}/subtasks pages compact subtasks', async () => {
+    const parent = (await sim.post('/api/1.0/tasks', { data: { name: 'Parent', projects: [projectGid] } })).body.data
+      .gid as string;
+    const created = await sim.post(`/api/1.0/tasks/${parent}/subtasks`, { data: { name: 'Sub 1' } });
+    expectConforms('post', '/tasks/{task_gid}/subtasks', created, 201);
+    expect(created.body.data.parent).toMatchObject({ gid: parent, resource_type: 'task' });
+    await sim.post(`/api/1.0/tasks/${parent}/subtasks`, { data: { name: 'Sub 2' } });
+    const first = await sim.get(`/api/1.0/tasks/${parent}/subtasks?limit=1&opt_fields=modified_at,resource_subtype`);
+    expectConforms('get', '/tasks/{task_gid}/subtasks', first, 200);
+    expect(first.body.data).toEqual([
+      { gid: created.body.data.gid, modified_at: expect.any(String), resource_subtype: 'default_task' },
+    ]);
+    const offset = first.body.next_page.offset as string;
+    const second = await sim.get(`/api/1.0/tasks/${parent}/subtasks?limit=1&offset=${offset}&opt_fields=name`);
+    expectConforms('get', '/tasks/{task_gid}/subtasks', second, 200);
+    expect(second.body.data).toEqual([{ gid: expect.any(String), name: 'Sub 2' }]);
+    expect(second.body.next_page).toBeNull();
+    const parentNow = await sim.get(`/api/1.0/tasks/${parent}?opt_fields=num_subtasks`);
+    expect(parentNow.body.data.num_subtasks).toBe(2);
+    await sim.delete(`/api/1.0/tasks/${parent}`);
+    expectConforms('get', '/tasks/{task_gid}/subtasks', await sim.get(`/api/1.0/tasks/${parent}/subtasks`), 404);
+  });
+
+  it('GET /projects?workspace= returns compact projects with modified_at when asked, with next_page', async () => {
+    const workspace = sim.workspace.workspace.gid;
+    const first = await sim.get(`/api/1.0/projects?workspace=${workspace}&limit=1&opt_fields=modified_at`);
+    expectConforms('get', '/projects', first, 200);
+    expect(first.body.data).toEqual([{ gid: expect.any(String), modified_at: expect.any(String) }]);
+    expect(first.body.next_page).not.toBeNull();
+  });
+
   it('POST /tasks/{gid}/stories answers 201 with a StoryResponse; GET and DELETE /stories/{gid} conform', async () => {
     const created = await sim.post(`/api/1.0/tasks/${taskGid}/stories`, { data: { text: 'Looks <good> & done' } });
     expectConforms('post', '/tasks/{task_gid}/stories', created, 201);

@@ -56,6 +56,36 @@ export class TasksController {
     return { data: this.presenter.task(this.workspace.getTask(gid), readOptFields(query)) };
   }
 
+  /** `GET /tasks/{gid}/subtasks`: compact subtasks of the task in order, trashed ones left out, paginated. */
+  @Get(':task_gid/subtasks')
+  subtasks(@Req() request: Request, @Param('task_gid') gid: string, @Query() query: Record<string, unknown>) {
+    const fields = readOptFields(query);
+    return listResponse(
+      request,
+      this.workspace.subtaskHistory(gid),
+      (task) => !task.deleted,
+      `tasks/${gid}/subtasks`,
+      (task) => this.presenter.taskCompact(task, fields),
+    );
+  }
+
+  /** `POST /tasks/{gid}/subtasks`: answers 201 with the full subtask. */
+  @Post(':task_gid/subtasks')
+  createSubtask(@Param('task_gid') gid: string, @Body() body: unknown, @Query() query: Record<string, unknown>) {
+    const data = readData(body);
+    const task = this.workspace.createSubtask(
+      gid,
+      {
+        name: optionalString(data, 'name'),
+        notes: optionalString(data, 'notes'),
+        completed: optionalBoolean(data, 'completed'),
+        assignee: optionalNullableString(data, 'assignee'),
+      },
+      this.workspace.me().gid,
+    );
+    return { data: this.presenter.task(task, readOptFields(query, body)) };
+  }
+
   @Post()
   create(@Body() body: unknown, @Query() query: Record<string, unknown>) {
     const data = readData(body);

@@ -41,7 +41,7 @@ const TASK_DEFAULT = withCompactRefs(
     'tags',
     'workspace',
   ],
-  ['assignee', 'completed_by', 'memberships.project', 'memberships.section', 'projects', 'workspace'],
+  ['assignee', 'completed_by', 'memberships.project', 'memberships.section', 'parent', 'projects', 'workspace'],
 );
 const TASK_COMPACT = fieldTree(['resource_type', 'name', 'resource_subtype']);
 
@@ -160,8 +160,8 @@ export class ResourcePresenter {
       notes: task.notes,
       num_hearts: 0,
       num_likes: 0,
-      num_subtasks: 0,
-      parent: null,
+      num_subtasks: (task.subtaskGids ?? []).filter((gid) => this.records.findTask(gid)?.deleted === false).length,
+      parent: task.parentGid ? this.refs.task(this.records.findTask(task.parentGid) as TaskRecord) : null,
       permalink_url: `https://app.asana.com/0/${projects[0]?.gid ?? 0}/${task.gid}`,
       projects: projects.map((project) => this.refs.project(project)),
       start_at: null,

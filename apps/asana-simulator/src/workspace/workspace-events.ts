@@ -93,5 +93,5 @@ export function attachmentRef(attachment: AttachmentRecord): AsanaResourceRef {
  * Never the workspace: Asana sends no task or story events to workspace webhooks.
  */
 export function taskWatchers(task: TaskRecord): string[] {
-  return [task.gid, ...task.projectGids];
+  return [task.gid, ...(task.parentGid ? [task.parentGid] : []), ...task.projectGids];
 }

@@ -59,6 +59,10 @@ export interface TaskRecord {
   assigneeGid: string | null;
   createdByGid: string | null;
   projectGids: string[];
+  /** The task this is a subtask of (`POST /tasks/{gid}/subtasks`); absent for a top-level task. */
+  parentGid?: string;
+  /** Every subtask ever made under the task, in order, deleted ones included (hidden). */
+  subtaskGids?: string[];
   /** The section the task sits in, per project gid (its `memberships`). */
   sectionByProject: Record<string, string>;
   /** Every story ever recorded on the task, in order, deleted ones included (hidden). */

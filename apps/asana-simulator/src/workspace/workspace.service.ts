@@ -233,6 +233,36 @@ export class WorkspaceService implements WorkspaceLookup {
     return task;
   }
 
+  /**
+   * `POST /tasks/{gid}/subtasks`: a task whose `parent` is the given task, in no project, last of
+   * its subtasks; records its `added` event with the parent task as parent.
+   */
+  createSubtask(parentGid: string, input: CreateTaskInput, actorGid: string | null): TaskRecord {
+    const parent = this.getTask(parentGid);
+    const assignee = input.assignee ?? null;
+    const assigneeGid = assignee === null ? null : this.requireUser('assignee', assignee, actorGid).gid;
+    const task = this.insertTask({
+      name: input.name ?? '',
+      notes: input.notes ?? '',
+      assigneeGid,
+      createdByGid: actorGid,
+      projectGids: [],
+      parentGid: parent.gid,
+      completed: input.completed ?? false,
+    });
+    parent.subtaskGids = [...(parent.subtaskGids ?? []), task.gid];
+    this.events.record(
+      [compactEvent(task.modifiedAt, actorGid, 'added', taskRef(task), taskRef(parent))],
+      taskWatchers(task),
+    );
+    return task;
+  }
+
+  /** Every subtask ever made under the task, in order, deleted ones included (404 for a task not shown). */
+  subtaskHistory(taskGid: string): TaskRecord[] {
+    return (this.getTask(taskGid).subtaskGids ?? []).map((gid) => this.tasks.get(gid) as TaskRecord);
+  }
+
   updateTask(gid: string, input: UpdateTaskInput, actorGid: string | null): TaskRecord {
     const task = this.getTask(gid);
     const changes: FieldChange[] = [];

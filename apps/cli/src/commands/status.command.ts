@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Admin } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { allTopics, TOPICS, TopicNames } from '@asana-stream/contracts';
-import { divergenceSummary } from '@asana-stream/db';
+import { divergenceSummary, RESYNCED_RESOURCE_TYPES } from '@asana-stream/db';
 import { consumerGroupId, deadLetterDepths } from '@asana-stream/kafka';
 import { withConnections, type CliContext } from '../cli-context';
 import { CliFailure, DEMO_ENV_HINT } from '../cli-failure';
@@ -54,6 +54,11 @@ export interface PipelineStatus {
     openDivergences: number;
     oldestDivergenceAgeSeconds: number;
     resources: ResourceCompleteness[];
+    /**
+     * Watched resources of a type with no resync (a portfolio, team, goal, …: see
+     * `RESYNCED_RESOURCE_TYPES`), by type: nothing the webhooks lose on them is ever repaired.
+     */
+    withoutResync: Record<string, number>;
   };
 }
 
@@ -143,10 +148,11 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
 async function reconciliationStatus(
   dataSource: DataSource,
 ): Promise<[PipelineStatus['eventsApi'], PipelineStatus['resync']]> {
-  const [[row], resources, divergences] = await Promise.all([
+  const [[row], resources, divergences, withoutResync] = await Promise.all([
     summaryRow(dataSource),
     followedResources(dataSource),
     divergenceSummary(dataSource),
+    watchedWithoutResync(dataSource),
   ]);
   return [
     {
@@ -173,6 +179,7 @@ async function reconciliationStatus(
         openDivergences: divergences.byResource.get(r.resource_gid)?.open ?? 0,
         oldestDivergenceAt: divergences.byResource.get(r.resource_gid)?.oldestFoundAt?.toISOString() ?? null,
       })),
+      withoutResync: Object.fromEntries(withoutResync.map((r) => [r.resource_type, r.resources])),
     },
   ];
 }
@@ -181,6 +188,16 @@ async function reconciliationStatus(
 function followedResources(dataSource: DataSource) {
   return dataSource.query<{ resource_gid: string; last_sweep_at: Date | null; last_resync_at: Date | null }[]>(
     /* sql */ `SELECT resource_gid, last_sweep_at, last_resync_at FROM event_streams WHERE sync_token IS NOT NULL ORDER BY resource_gid`,
+  );
+}
+
+/** Watched resources (active subscriptions) of a type the enricher has no resync for, by type. */
+function watchedWithoutResync(dataSource: DataSource) {
+  return dataSource.query<{ resource_type: string; resources: number }[]>(
+    /* sql */ `SELECT resource_type, count(DISTINCT resource_gid)::int AS resources FROM subscriptions
+               WHERE status = 'active' AND resource_type IS NOT NULL AND resource_type <> ALL($1::text[])
+               GROUP BY resource_type ORDER BY resource_type`,
+    [RESYNCED_RESOURCE_TYPES],
   );
 }
 
@@ -215,6 +232,12 @@ function summaryRow(dataSource: DataSource) {
                       min(last_resync_at) FILTER (WHERE sync_token IS NOT NULL) AS oldest_resync_at,
                       min(last_sweep_at) FILTER (WHERE sync_token IS NOT NULL) AS oldest_sweep_at
                FROM event_streams`);
+}
+
+/** `, without resync: goal 2, team 1` when resources of a type with no resync are watched. */
+function withoutResync(byType: Record<string, number>): string {
+  const types = Object.entries(byType);
+  return types.length === 0 ? '' : `, without resync: ${types.map(([type, n]) => `${type} ${n}`).join(', ')}`;
 }
 
 /** How long ago `at` was, in the status line's few characters: 42s, 17m, 6h, 3d. */
@@ -258,7 +281,8 @@ export function formatStatus(s: PipelineStatus, now = Date.now()): string {
     `resync: ${s.resync.running} running${s.resync.running > 0 ? ` (${s.resync.pages} pages)` : ''}, ` +
       `repairs ${s.resync.repairs.missing} missing, ${s.resync.repairs.stale} stale, ${s.resync.repairs.vanished} vanished, ` +
       `oldest sweep ${ago(s.resync.oldestSweepAt, now)} (full ${ago(s.resync.oldestResyncAt, now)}), ` +
-      `divergences ${s.resync.openDivergences} (oldest ${seconds(s.resync.oldestDivergenceAgeSeconds)})`,
+      `divergences ${s.resync.openDivergences} (oldest ${seconds(s.resync.oldestDivergenceAgeSeconds)})` +
+      withoutResync(s.resync.withoutResync),
     `enricher: lag ${s.enricherLag} → ${s.states} states`,
     `projector: lag ${s.projectorLag} → tasks ${s.tasks.live} (+${s.tasks.deleted} deleted), projects ${s.projects.live}`,
     `fanout: outbox ${s.outbox.total} (${s.outbox.unpublished} pending${s.outbox.parked > 0 ? `, ${s.outbox.parked} parked` : ''}) → ${s.changes} changes`,

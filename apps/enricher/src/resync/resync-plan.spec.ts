@@ -107,3 +107,18 @@ describe('divergenceOf', () => {
     });
   });
 });
+
+describe('repairsForListing of resources without modified_at (stories)', () => {
+  it('repairs only the ones the projection lacks, whatever version it holds of the others', () => {
+    const repairs = repairsForListing(
+      [{ gid: 'held' }, { gid: 'lacked' }],
+      'story',
+      new Map([['held', 1]]),
+      '2026-11-22T12:00:00.000Z',
+      { versioned: false },
+    );
+    expect(repairs.map((r) => [r.cause, r.envelope.event.resource])).toEqual([
+      ['missing', { gid: 'lacked', resource_type: 'story' }],
+    ]);
+  });
+});

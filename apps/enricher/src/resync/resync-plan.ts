@@ -24,12 +24,16 @@ export type ProjectedVersions = ReadonlyMap<string, number>;
  * for any event: the repair reaches Postgres and downstream topics by the normal path, and the
  * projector's version guard lets nothing through twice. Its `created_at` is the listed
  * `modified_at`, so two resyncs finding the same stale state give the same event id.
+ *
+ * `versioned: false` is for resources Asana gives no `modified_at` (stories): the projection holds
+ * them at our fetch time, which says nothing of Asana's, so only a missing one is repaired.
  */
 export function repairsForListing(
   listed: readonly AsanaResource[],
   resourceType: string,
   versions: ProjectedVersions,
   receivedAt: string,
+  { versioned = true }: { versioned?: boolean } = {},
 ): Repair[] {
   const repairs: Repair[] = [];
   for (const resource of listed) {
@@ -37,7 +41,7 @@ export function repairsForListing(
     const stored = versions.get(resource.gid);
     let cause: RepairCause | null = null;
     if (stored === undefined) cause = 'missing';
-    else if (!Number.isFinite(modifiedAt) || stored < modifiedAt) cause = 'stale';
+    else if (versioned && (!Number.isFinite(modifiedAt) || stored < modifiedAt)) cause = 'stale';
     if (cause === null) continue;
     const known = Number.isFinite(modifiedAt);
     const createdAt = known ? new Date(modifiedAt).toISOString() : receivedAt;

@@ -7,7 +7,15 @@ import { resyncResource, type ResyncDeps } from './resync-resource';
 const HOLDER = 'replica-1';
 const P = 'project-1';
 const T0 = '2026-11-22T10:00:00.000Z';
-const fresh: ClaimedResync = { resourceGid: P, reason: 'asked', offset: null, pages: 0, checked: 0 };
+const fresh: ClaimedResync = {
+  resourceGid: P,
+  reason: 'asked',
+  offset: null,
+  pages: 0,
+  checked: 0,
+  resourceType: 'project',
+  webhookGid: null,
+};
 
 interface SavedPage {
   listed: readonly string[];

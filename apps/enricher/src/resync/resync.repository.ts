@@ -11,6 +11,10 @@ export interface ClaimedResync {
   /** Pages saved so far in this run (0: the run starts now). */
   pages: number;
   checked: number;
+  /** What the resource is (its active subscriptions' webhook `resource.resource_type`); null when none kept it yet. */
+  resourceType: string | null;
+  /** An active subscription's webhook, to ask Asana for the type when none is kept; null when none has one. */
+  webhookGid: string | null;
 }
 
 /** A live task the projection holds in a resource that its resync did not list. */
@@ -21,15 +25,30 @@ export interface VanishedTask {
   version: number;
 }
 
+/** A live resource the projection holds in a resource that its resync did not list. */
+export interface VanishedResource {
+  gid: string;
+  subtype: string | null;
+  /** The version the projection holds. */
+  version: number;
+}
+
 /** A light sweep one replica holds: the resource, and from when it lists what Asana modified. */
 export interface ClaimedSweep {
   resourceGid: string;
+  /** What the resource is (see `ClaimedResync.resourceType`). */
+  resourceType: string | null;
   since: Date;
   /** When this sweep started (Postgres' clock): the next one lists from here, less the overlap. */
   startedAt: Date;
   /** The `reconcile --since` time it answers; null for a scheduled sweep. */
   requestedSince: Date | null;
 }
+
+/** The type its active subscriptions keep for the resource of `event_streams` row `s` (null: none yet). */
+const WATCHED_TYPE = /* sql */ `(SELECT sub.resource_type FROM subscriptions sub
+  WHERE sub.resource_gid = s.resource_gid AND sub.status = 'active' AND sub.resource_type IS NOT NULL
+  ORDER BY sub.created_at DESC LIMIT 1)`;
 
 /**
  * A resync's place on its `event_streams` row (migration ResyncProgress1764720000000), with a
@@ -57,6 +76,8 @@ export class ResyncRepository {
           resync_offset: string | null;
           resync_pages: number;
           resync_checked: number;
+          resource_type: string | null;
+          webhook_gid: string | null;
         }[],
         number,
       ]
@@ -75,7 +96,11 @@ export class ResyncRepository {
         ORDER BY e.resync_requested_at NULLS LAST, e.next_full_resync_at
         LIMIT 1
         FOR UPDATE SKIP LOCKED)
-      RETURNING s.resource_gid, s.resync_reason, s.resync_offset, s.resync_pages, s.resync_checked`,
+      RETURNING s.resource_gid, s.resync_reason, s.resync_offset, s.resync_pages, s.resync_checked,
+        ${WATCHED_TYPE} AS resource_type,
+        (SELECT sub.webhook_gid FROM subscriptions sub
+         WHERE sub.resource_gid = s.resource_gid AND sub.status = 'active' AND sub.webhook_gid IS NOT NULL
+         ORDER BY sub.created_at DESC LIMIT 1) AS webhook_gid`,
       [leaseMs, holder],
     );
     const row = rows[0];
@@ -86,6 +111,8 @@ export class ResyncRepository {
       offset: row.resync_offset,
       pages: row.resync_pages,
       checked: row.resync_checked,
+      resourceType: row.resource_type,
+      webhookGid: row.webhook_gid,
     };
   }
 
@@ -145,6 +172,53 @@ export class ResyncRepository {
   }
 
   /**
+   * The projection's live subtasks of a watched task (by the `parent` their state names) that
+   * this run did not list: deleted, or moved to another parent. Left out, as in `vanishedTasks`:
+   * one the projection took after the run started.
+   */
+  async vanishedSubtasks(taskGid: string): Promise<VanishedResource[]> {
+    return this.vanishedIn('tasks', /* sql */ `t.state->'parent'->>'gid' = $1`, taskGid);
+  }
+
+  /**
+   * The projection's live stories of a watched task (by the `target` their state names: the
+   * enricher fetches stories whole, target included) that this run did not list: deleted.
+   */
+  async vanishedStories(taskGid: string): Promise<VanishedResource[]> {
+    return this.vanishedIn('resources', /* sql */ `t.type = 'story' AND t.state->'target'->>'gid' = $1`, taskGid);
+  }
+
+  /** The projection's live projects of a watched workspace (`workspace_gid`) that this run did not list. */
+  async vanishedProjects(workspaceGid: string): Promise<VanishedResource[]> {
+    return this.vanishedIn('projects', /* sql */ `t.workspace_gid = $1`, workspaceGid);
+  }
+
+  private async vanishedIn(
+    table: 'tasks' | 'projects' | 'resources',
+    inResource: string,
+    resourceGid: string,
+  ): Promise<VanishedResource[]> {
+    const rows = await this.dataSource.query<{ gid: string; subtype: string | null; version: string }[]>(
+      /* sql */ `
+      SELECT t.gid, t.state->>'resource_subtype' AS subtype, t.version::text AS version FROM ${table} t
+      WHERE t.deleted_at IS NULL AND ${inResource}
+        AND NOT EXISTS (SELECT 1 FROM resync_listed l WHERE l.resource_gid = $1 AND l.gid = t.gid)
+        AND t.updated_at < COALESCE((SELECT resync_started_at FROM event_streams WHERE resource_gid = $1), now())
+      ORDER BY t.gid`,
+      [resourceGid],
+    );
+    return rows.map((row) => ({ gid: row.gid, subtype: row.subtype, version: Number(row.version) }));
+  }
+
+  /** Keeps what a watched resource is, learnt from its webhook, on its subscriptions that lack it. */
+  async rememberResourceType(resourceGid: string, resourceType: string): Promise<void> {
+    await this.dataSource.query(
+      /* sql */ `UPDATE subscriptions SET resource_type = $2 WHERE resource_gid = $1 AND resource_type IS NULL`,
+      [resourceGid, resourceType],
+    );
+  }
+
+  /**
    * Ends a run: counts kept, the request cleared (unless another came during the run: then it
    * runs again), the next scheduled one set, the listing forgotten. False when the lease was lost.
    */
@@ -183,7 +257,16 @@ export class ResyncRepository {
     overlapMs: number,
   ): Promise<ClaimedSweep | null> {
     const [rows] = await this.dataSource.query<
-      [{ resource_gid: string; since: Date; started_at: Date; requested_since: Date | null }[], number]
+      [
+        {
+          resource_gid: string;
+          resource_type: string | null;
+          since: Date;
+          started_at: Date;
+          requested_since: Date | null;
+        }[],
+        number,
+      ]
     >(
       /* sql */ `
       UPDATE event_streams s
@@ -199,7 +282,7 @@ export class ResyncRepository {
         ORDER BY e.sweep_requested_since NULLS LAST, e.swept_through
         LIMIT 1
         FOR UPDATE SKIP LOCKED)
-      RETURNING s.resource_gid, s.sweep_started_at AS started_at, s.sweep_requested_since AS requested_since,
+      RETURNING s.resource_gid, ${WATCHED_TYPE} AS resource_type, s.sweep_started_at AS started_at, s.sweep_requested_since AS requested_since,
         COALESCE(s.sweep_requested_since, s.swept_through - make_interval(secs => $4::double precision / 1000)) AS since`,
       [leaseMs, holder, intervalMs, overlapMs],
     );
@@ -207,6 +290,7 @@ export class ResyncRepository {
     if (!row) return null;
     return {
       resourceGid: row.resource_gid,
+      resourceType: row.resource_type,
       since: row.since,
       startedAt: row.started_at,
       requestedSince: row.requested_since,

@@ -13,9 +13,15 @@ import { countRepairs, resyncRuns, sweepRuns } from '../enricher-metrics';
 import { EventStreamsRepository } from '../follow/event-streams.repository';
 import { retryDelayMs } from '../follow/events-follower.service';
 import { ResyncRepository, type ClaimedResync, type ClaimedSweep } from './resync.repository';
+import { resyncKindFor, sweepKindFor } from './resync-dispatch';
 import { divergenceOf, type Repair } from './resync-plan';
 import { RESYNC_OPT_FIELDS, resyncResource, type ResyncDeps } from './resync-resource';
-import { sweepResource, type SweepDeps } from './sweep-resource';
+import type { ResyncOutcome, ResyncRunDeps } from './resync-run';
+import { resyncTask } from './resync-task';
+import { resyncWorkspace } from './resync-workspace';
+import { sweepResource, type SweepDeps, type SweepOutcome } from './sweep-resource';
+import { sweepTask } from './sweep-task';
+import { watchedResourceType } from './watched-resource-type';
 import { ReconcilerLoop } from '../reconciler-loop';
 
 /** A run's lease, renewed with every page saved. */
@@ -28,6 +34,11 @@ const TICK_MS = 1_000;
  * listed again rather than missed. Listing it twice costs nothing: it is current by then.
  */
 export const SWEEP_OVERLAP_MS = 60_000;
+/**
+ * Fields a task's stories are listed with: `created_at` only to show in logs; stories have no
+ * `modified_at`, so only the ones the projection lacks are repaired.
+ */
+const STORY_FIELDS = ['resource_subtype', 'created_at'] as const;
 /** How often resolved divergences are deleted (they are left out of every reading before that). */
 const RESOLVE_EVERY_MS = 5_000;
 
@@ -105,15 +116,22 @@ export class ResyncService extends ReconcilerLoop {
       pages: claim.pages,
     });
     try {
+      const resourceType = await context.with(trace.setSpan(context.active(), span), () => this.typeOf(claim, signal));
+      span.setAttribute('asana_stream.resource_type', resourceType ?? 'unknown');
+      const kind = resyncKindFor(resourceType);
+      if (kind === 'none') {
+        await this.skipResync(claim, resourceType);
+        return;
+      }
       const outcome = await context.with(trace.setSpan(context.active(), span), () =>
-        resyncResource(claim, this.holder, this.deps(claim.resourceGid), signal),
+        this.resyncOf(kind, claim, signal),
       );
       span.setAttribute('asana_stream.outcome', outcome.kind);
       this.failuresInARow = 0;
       resyncRuns.labels(outcome.kind === 'lease-lost' ? 'lease_lost' : outcome.kind).inc();
       if (outcome.kind === 'done') countRepairs(outcome.repairs);
       if (outcome.kind === 'done') {
-        this.log.log({ msg: 'resync done', resourceGid: claim.resourceGid, ...outcome });
+        this.log.log({ msg: 'resync done', resourceGid: claim.resourceGid, resourceType, ...outcome });
       } else if (outcome.kind === 'lease-lost') {
         this.log.warn({ msg: 'resync taken over by another replica mid-run', resourceGid: claim.resourceGid });
       }
@@ -142,6 +160,94 @@ export class ResyncService extends ReconcilerLoop {
     }
   }
 
+  private resyncOf(
+    kind: 'project' | 'task' | 'workspace',
+    claim: ClaimedResync,
+    signal: AbortSignal,
+  ): Promise<ResyncOutcome> {
+    const gid = claim.resourceGid;
+    switch (kind) {
+      case 'project':
+        return resyncResource(claim, this.holder, this.deps(gid), signal);
+      case 'task':
+        return resyncTask(
+          claim,
+          this.holder,
+          {
+            ...this.runDeps(gid),
+            getTask: (task, cancel) => this.fetchOrNull('task', task, 'resync', cancel),
+            listSubtasks: (task, offset, cancel) =>
+              this.paced(
+                (abort) => this.asana.listSubtasks(task, { optFields: RESYNC_OPT_FIELDS, offset }, { signal: abort }),
+                'resync',
+                cancel,
+              ),
+            listStories: (task, offset, cancel) =>
+              this.paced(
+                (abort) => this.asana.listTaskStories(task, { optFields: STORY_FIELDS, offset }, { signal: abort }),
+                'resync',
+                cancel,
+              ),
+          },
+          signal,
+        );
+      case 'workspace':
+        return resyncWorkspace(
+          claim,
+          this.holder,
+          {
+            ...this.runDeps(gid),
+            listProjects: (workspace, offset, cancel) =>
+              this.paced(
+                (abort) =>
+                  this.asana.listWorkspaceProjects(
+                    workspace,
+                    { optFields: ['modified_at'], offset },
+                    { signal: abort },
+                  ),
+                'resync',
+                cancel,
+              ),
+          },
+          signal,
+        );
+    }
+  }
+
+  /** What the resource is (`watchedResourceType`): a webhook is asked for through the pacer. */
+  private typeOf(claim: ClaimedResync, signal: AbortSignal): Promise<string | null> {
+    return watchedResourceType(claim, {
+      getWebhook: (webhookGid) =>
+        this.paced((cancel) => this.asana.getWebhook(webhookGid, { signal: cancel }), 'resync', signal),
+      remember: (resourceGid, resourceType) => this.resyncs.rememberResourceType(resourceGid, resourceType),
+    });
+  }
+
+  /**
+   * A resource of a type with no resync (a portfolio, team, goal, …): nothing is listed or
+   * repaired, and no tombstone is made for it; the run ends so that it is not asked again until
+   * the next scheduled one, and `asana-stream status` counts the resource as not resynced.
+   */
+  private async skipResync(claim: ClaimedResync, resourceType: string | null): Promise<void> {
+    resyncRuns.labels('skipped').inc();
+    this.failuresInARow = 0;
+    this.log.warn({
+      msg: 'resync skipped: no resync for this resource type; nothing repaired',
+      resourceGid: claim.resourceGid,
+      resourceType,
+      reason: claim.reason,
+    });
+    const finished = await this.resyncs.finish(
+      claim.resourceGid,
+      this.holder,
+      0,
+      this.config.follower.RESYNC_FULL_INTERVAL_MS,
+    );
+    if (!finished) {
+      this.log.warn({ msg: 'resync taken over by another replica mid-run', resourceGid: claim.resourceGid });
+    }
+  }
+
   private async resolveNowAndThen(): Promise<void> {
     if (Date.now() - this.resolvedAt < RESOLVE_EVERY_MS) return;
     this.resolvedAt = Date.now();
@@ -155,9 +261,13 @@ export class ResyncService extends ReconcilerLoop {
     });
     const fields = { resourceGid: claim.resourceGid, since: claim.since.toISOString() };
     try {
-      const outcome = await context.with(trace.setSpan(context.active(), span), () =>
-        sweepResource(claim, this.holder, this.sweepDeps(claim.resourceGid), signal),
-      );
+      const outcome = await context.with(trace.setSpan(context.active(), span), () => this.sweepOf(claim, signal));
+      if (outcome.kind === 'skipped') {
+        sweepRuns.labels('skipped').inc();
+        // Every sweep interval per such resource: quiet.
+        this.log.debug({ msg: 'sweep skipped: no light sweep for this resource type', ...fields, ...outcome });
+        return;
+      }
       span.setAttribute('asana_stream.outcome', outcome.kind);
       this.failuresInARow = 0;
       sweepRuns.labels(outcome.kind === 'lease-lost' ? 'lease_lost' : outcome.kind).inc();
@@ -190,6 +300,46 @@ export class ResyncService extends ReconcilerLoop {
     }
   }
 
+  private async sweepOf(
+    claim: ClaimedSweep,
+    signal: AbortSignal,
+  ): Promise<SweepOutcome | { kind: 'skipped'; resourceType: string | null }> {
+    const gid = claim.resourceGid;
+    switch (sweepKindFor(claim.resourceType)) {
+      case 'project-tasks-modified':
+        return sweepResource(claim, this.holder, this.sweepDeps(gid), signal);
+      case 'task-itself':
+        return sweepTask(
+          claim,
+          this.holder,
+          { ...this.sweepRunDeps(gid), getTask: (task, cancel) => this.fetchOrNull('task', task, 'sweep', cancel) },
+          signal,
+        );
+      case 'none':
+        // Its sweep ends at once, so the resource comes round again only after the interval.
+        if (!(await this.resyncs.finishSweep(claim, this.holder, { missing: 0, stale: 0 }))) {
+          return { kind: 'lease-lost' };
+        }
+        return { kind: 'skipped', resourceType: claim.resourceType };
+    }
+  }
+
+  private paced<T>(request: (cancel?: AbortSignal) => Promise<T>, purpose: 'resync' | 'sweep', signal: AbortSignal) {
+    return this.pacer.run(request, { signal, purpose });
+  }
+
+  /** A resource with the resync's fields; null when Asana no longer shows it (404/403). */
+  private fetchOrNull(type: string, gid: string, purpose: 'resync' | 'sweep', signal: AbortSignal) {
+    return this.paced(
+      (cancel) => this.asana.getResource(type, gid, RESYNC_OPT_FIELDS, { signal: cancel }),
+      purpose,
+      signal,
+    ).catch((error: unknown) => {
+      if (error instanceof AsanaApiError && error.code === 'NOT_VISIBLE') return null;
+      throw error;
+    });
+  }
+
   /** Records the repairs' divergences, then publishes their events (keyed by resource gid). */
   private repairThrough(resourceGid: string, foundBy: DivergenceFinder): (repairs: Repair[]) => Promise<void> {
     const topic = this.names.physical(TOPICS.events.name);
@@ -207,12 +357,19 @@ export class ResyncService extends ReconcilerLoop {
 
   private sweepDeps(resourceGid: string): SweepDeps {
     return {
+      ...this.sweepRunDeps(resourceGid),
       listModifiedTasks: (gid, since, offset, signal) =>
         this.pacer.run(
           (cancel) =>
             this.asana.listTasksModifiedSince(gid, since, { optFields: RESYNC_OPT_FIELDS, offset }, { signal: cancel }),
           { signal, purpose: 'sweep' },
         ),
+    };
+  }
+
+  /** What every type's light sweep shares. */
+  private sweepRunDeps(resourceGid: string): Omit<SweepDeps, 'listModifiedTasks'> {
+    return {
       projectedVersions: (gids) => this.streams.projectedVersions(gids),
       repository: this.resyncs,
       repair: this.repairThrough(resourceGid, 'sweep'),
@@ -222,21 +379,21 @@ export class ResyncService extends ReconcilerLoop {
   }
 
   private deps(resourceGid: string): ResyncDeps {
-    const paced = <T>(request: (cancel?: AbortSignal) => Promise<T>, signal: AbortSignal) =>
-      this.pacer.run(request, { signal, purpose: 'resync' });
     return {
-      getProject: (gid, signal) =>
-        paced((cancel) => this.asana.getResource('project', gid, RESYNC_OPT_FIELDS, { signal: cancel }), signal).catch(
-          (error: unknown) => {
-            if (error instanceof AsanaApiError && error.code === 'NOT_VISIBLE') return null;
-            throw error;
-          },
-        ),
+      ...this.runDeps(resourceGid),
+      getProject: (gid, signal) => this.fetchOrNull('project', gid, 'resync', signal),
       listTasks: (gid, offset, signal) =>
-        paced(
+        this.paced(
           (cancel) => this.asana.listProjectTasks(gid, { optFields: RESYNC_OPT_FIELDS, offset }, { signal: cancel }),
+          'resync',
           signal,
         ),
+    };
+  }
+
+  /** What every type's resync shares. */
+  private runDeps(resourceGid: string): ResyncRunDeps & { repository: ResyncRepository } {
+    return {
       projectedVersions: (gids) => this.streams.projectedVersions(gids),
       repository: this.resyncs,
       repair: this.repairThrough(resourceGid, 'resync'),

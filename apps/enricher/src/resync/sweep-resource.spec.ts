@@ -8,6 +8,7 @@ const T0 = '2026-11-22T10:00:00.000Z';
 const SINCE = new Date('2026-11-22T09:59:00.000Z');
 const claim: ClaimedSweep = {
   resourceGid: 'project-1',
+  resourceType: 'project',
   since: SINCE,
   startedAt: new Date('2026-11-22T10:14:00.000Z'),
   requestedSince: null,

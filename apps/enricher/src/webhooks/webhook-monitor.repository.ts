@@ -5,6 +5,8 @@ export interface CheckedSubscription extends KnownSubscription {
   id: string;
   webhookGid: string;
   resourceGid: string;
+  /** What the webhook watches; null until learnt from Asana (a subscription made before it was kept). */
+  resourceType: string | null;
 }
 
 /** `subscriptions` as the webhook monitor reads and marks them (migration WebhookHealth1764806400000). */
@@ -22,6 +24,7 @@ export class WebhookMonitorRepository {
           id: string;
           webhook_gid: string;
           resource_gid: string;
+          resource_type: string | null;
           created_at: Date;
           last_delivery_at: Date | null;
           last_heartbeat_at: Date | null;
@@ -40,7 +43,7 @@ export class WebhookMonitorRepository {
         ORDER BY health_checked_at NULLS FIRST
         LIMIT $2
         FOR UPDATE SKIP LOCKED)
-      RETURNING s.id, s.webhook_gid, s.resource_gid, s.created_at, s.last_delivery_at, s.last_heartbeat_at,
+      RETURNING s.id, s.webhook_gid, s.resource_gid, s.resource_type, s.created_at, s.last_delivery_at, s.last_heartbeat_at,
                 s.failing_since, s.silent_since`,
       [intervalMs, limit],
     );
@@ -48,6 +51,7 @@ export class WebhookMonitorRepository {
       id: row.id,
       webhookGid: row.webhook_gid,
       resourceGid: row.resource_gid,
+      resourceType: row.resource_type,
       createdAt: row.created_at,
       lastDeliveryAt: row.last_delivery_at,
       lastHeartbeatAt: row.last_heartbeat_at,
@@ -65,6 +69,17 @@ export class WebhookMonitorRepository {
         silent_since = CASE WHEN $4 THEN COALESCE(silent_since, now()) END
       WHERE id = $1`,
       [id, JSON.stringify(health), failing, silent],
+    );
+  }
+
+  /**
+   * Fills in what a subscription's webhook watches, as Asana reports it, where it was not kept
+   * (subscriptions made before it was): the resync needs it to know how to list the resource.
+   */
+  async rememberResourceType(id: string, resourceType: string): Promise<void> {
+    await this.dataSource.query(
+      /* sql */ `UPDATE subscriptions SET resource_type = $2 WHERE id = $1 AND resource_type IS NULL`,
+      [id, resourceType],
     );
   }
 

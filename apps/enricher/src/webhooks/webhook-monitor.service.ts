@@ -78,6 +78,10 @@ export class WebhookMonitorService extends ReconcilerLoop {
         await this.replaceDeleted(subscription, signal);
         return;
       }
+      const resourceType = webhook.resource?.resource_type;
+      if (subscription.resourceType === null && typeof resourceType === 'string') {
+        await this.subscriptions.rememberResourceType(subscription.id, resourceType);
+      }
       const verdict = judgeWebhook(webhook, subscription, new Date());
       webhookChecks.labels(verdict.failing ? 'failing' : verdict.silent ? 'silent' : 'healthy').inc();
       await this.subscriptions.recordHealth(subscription.id, reportedHealth(webhook), verdict.failing, verdict.silent);

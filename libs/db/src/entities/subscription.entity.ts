@@ -19,6 +19,14 @@ export class SubscriptionEntity {
   @Column({ name: 'resource_gid', type: 'text' })
   resourceGid!: string;
 
+  /**
+   * What the webhook watches (`project`, `task`, `workspace`, …: Asana's webhook `resource.resource_type`),
+   * which decides how it is resynced; null for a subscription made before it was kept, until the
+   * webhook monitor or a resync reads the webhook from Asana.
+   */
+  @Column({ name: 'resource_type', type: 'text', nullable: true })
+  resourceType!: string | null;
+
   @Column({ name: 'target_url', type: 'text' })
   targetUrl!: string;
 
