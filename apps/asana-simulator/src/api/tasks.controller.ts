@@ -73,16 +73,7 @@ export class TasksController {
   @Post(':task_gid/subtasks')
   createSubtask(@Param('task_gid') gid: string, @Body() body: unknown, @Query() query: Record<string, unknown>) {
     const data = readData(body);
-    const task = this.workspace.createSubtask(
-      gid,
-      {
-        name: optionalString(data, 'name'),
-        notes: optionalString(data, 'notes'),
-        completed: optionalBoolean(data, 'completed'),
-        assignee: optionalNullableString(data, 'assignee'),
-      },
-      this.workspace.me().gid,
-    );
+    const task = this.workspace.createSubtask(gid, taskFields(data), this.workspace.me().gid);
     return { data: this.presenter.task(task, readOptFields(query, body)) };
   }
 
@@ -91,10 +82,7 @@ export class TasksController {
     const data = readData(body);
     const task = this.workspace.createTask(
       {
-        name: optionalString(data, 'name'),
-        notes: optionalString(data, 'notes'),
-        completed: optionalBoolean(data, 'completed'),
-        assignee: optionalNullableString(data, 'assignee'),
+        ...taskFields(data),
         projects: optionalStringArray(data, 'projects'),
         workspace: optionalString(data, 'workspace'),
       },
@@ -106,16 +94,7 @@ export class TasksController {
   @Put(':task_gid')
   update(@Param('task_gid') gid: string, @Body() body: unknown, @Query() query: Record<string, unknown>) {
     const data = readData(body);
-    const task = this.workspace.updateTask(
-      gid,
-      {
-        name: optionalString(data, 'name'),
-        notes: optionalString(data, 'notes'),
-        completed: optionalBoolean(data, 'completed'),
-        assignee: optionalNullableString(data, 'assignee'),
-      },
-      this.workspace.me().gid,
-    );
+    const task = this.workspace.updateTask(gid, taskFields(data), this.workspace.me().gid);
     return { data: this.presenter.task(task, readOptFields(query, body)) };
   }
 
@@ -145,4 +124,14 @@ function readModifiedSince(raw: unknown): number | undefined {
   const parsed = typeof raw === 'string' ? Date.parse(raw) : NaN;
   if (Number.isNaN(parsed)) throw invalidRequest('modified_since: Not a valid date-time');
   return parsed;
+}
+
+/** The fields a task's create, subtask create and update all take from the request's `data`. */
+function taskFields(data: Record<string, unknown>) {
+  return {
+    name: optionalString(data, 'name'),
+    notes: optionalString(data, 'notes'),
+    completed: optionalBoolean(data, 'completed'),
+    assignee: optionalNullableString(data, 'assignee'),
+  };
 }
