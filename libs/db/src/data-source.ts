@@ -18,6 +18,7 @@ import { Routes1765022400000 } from './migrations/1765022400000-routes';
 import { WatchedResourceType1765108800000 } from './migrations/1765108800000-watched-resource-type';
 import { OutboxEventTime1765195200000 } from './migrations/1765195200000-outbox-event-time';
 import { OutboxClaimIndex1765281600000 } from './migrations/1765281600000-outbox-claim-index';
+import { RelayClaim1765368000000 } from './migrations/1765368000000-relay-claim';
 
 export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
 export const MIGRATIONS = [
@@ -33,6 +34,7 @@ export const MIGRATIONS = [
   WatchedResourceType1765108800000,
   OutboxEventTime1765195200000,
   OutboxClaimIndex1765281600000,
+  RelayClaim1765368000000,
 ];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */

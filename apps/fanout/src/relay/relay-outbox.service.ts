@@ -57,21 +57,22 @@ export interface RelayRound {
 }
 
 /**
- * Gids of the first `$1` unpublished rows, leaving out gids with a parked row, each locked for
- * this transaction if no other relay holds it (a gid another relay holds is left to it).
- * Materialised first, so each candidate gid is tried exactly once.
+ * A claim walks at most this many batches' worth of unpublished rows looking for gids no other
+ * relay holds: enough for a few replicas to claim full batches side by side under a backlog,
+ * never a scan of the whole backlog.
  */
-const CLAIM_GIDS = /* sql */ `
-  WITH candidates AS MATERIALIZED (
-    SELECT gid, min(id) AS first_id FROM (
-      SELECT o.id, o.gid FROM outbox o
-      WHERE o.published_at IS NULL
-        AND NOT EXISTS (SELECT 1 FROM outbox p
-                        WHERE p.gid = o.gid AND p.parked_at IS NOT NULL AND p.published_at IS NULL)
-      ORDER BY o.id LIMIT $1
-    ) head GROUP BY gid
-  )
-  SELECT gid FROM candidates WHERE pg_try_advisory_xact_lock($2, hashtext(gid)) ORDER BY first_id`;
+export const CLAIM_WINDOW_BATCHES = 4;
+
+/**
+ * Gids of unpublished rows, leaving out gids with a parked row, each locked for this transaction
+ * if no other relay holds it (a gid another relay holds is left to it, never waited for): the
+ * function `relay_claim_gids` (migration `1765368000000-relay-claim`) walks the rows in id order,
+ * a batch's worth at a time, try-locks each slice's gids in order of their first row, and stops
+ * once the gids it locked hold at least `$1` rows of those walked, or after `$3` rows. So a relay
+ * that finds the head locked claims the next gids. It locks only gids it returns (a gid may come
+ * back twice: reentrant, harmless to `= ANY`).
+ */
+const CLAIM_GIDS = /* sql */ `SELECT DISTINCT c.gid FROM relay_claim_gids($1, $2, $3) AS c(gid)`;
 
 /**
  * The unpublished rows of the locked gids, in id order: a new statement, so its snapshot is taken
@@ -109,11 +110,13 @@ const MARK_PUBLISHED = /* sql */ `
  * Relays committed outbox rows to `asana.changes.<type>` (key: gid), and to `asana.routes.<name>`
  * of every route a row matches (see `publishRows`), and marks them published.
  *
- * **Claiming.** One transaction per batch. It locks the gids of the first unpublished rows with
+ * **Claiming.** One transaction per batch. It locks gids of the first unpublished rows with
  * transaction-scoped advisory locks (`pg_try_advisory_xact_lock`: a gid another relay holds is
- * skipped, never waited for), then reads those gids' unpublished rows in a new statement. A gid's
- * rows are thus published by one relay at a time, in id order, and its next holder sees the
- * previous holder's marks: replicas (and retries) never reorder a gid, while different gids go
+ * skipped, never waited for), walking on past a locked head until the gids it locked hold a batch
+ * (within `CLAIM_WINDOW_BATCHES` batches of rows), then reads those gids' unpublished rows in a
+ * new statement, at most a batch in id order (the last gid's later rows wait for its next holder).
+ * A gid's rows are thus published by one relay at a time, in id order, and its next holder sees
+ * the previous holder's marks: replicas (and retries) never reorder a gid, while different gids go
  * through different replicas at once. Never `id > last seen`: sequence values commit out of order.
  *
  * **Publishing.** The whole batch is one publish call (one `sendBatch` when it fits the
@@ -284,7 +287,11 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   private async claim(manager: EntityManager, limit: number): Promise<ClaimedRow[]> {
-    const gids = await manager.query<{ gid: string }[]>(CLAIM_GIDS, [limit, RELAY_GID_LOCK_NAMESPACE]);
+    const gids = await manager.query<{ gid: string }[]>(CLAIM_GIDS, [
+      limit,
+      RELAY_GID_LOCK_NAMESPACE,
+      limit * CLAIM_WINDOW_BATCHES,
+    ]);
     if (gids.length === 0) return [];
     return manager.query<ClaimedRow[]>(CLAIM_ROWS, [gids.map((g) => g.gid), limit]);
   }
