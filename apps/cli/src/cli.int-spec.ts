@@ -59,7 +59,15 @@ describe('asana-stream cli against missing or unreachable dependencies', () => {
       enricherLag: 0,
       changes: 0,
       deadLetters: { 'asana.events.dlq': 0, 'asana.state.dlq': 0 },
-      eventsApi: { followed: 0, failing: 0, resyncRequested: 0, eventsRead: 0, eventsPublished: 0, oldestPollAt: null },
+      eventsApi: {
+        followed: 0,
+        failing: 0,
+        resyncRequested: 0,
+        eventsRead: 0,
+        eventsPublished: 0,
+        oldestPollAt: null,
+        notFollowed: {},
+      },
       resync: {
         awaiting: 0,
         running: 0,

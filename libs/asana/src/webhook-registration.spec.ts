@@ -11,7 +11,8 @@ const CREATED = {
 function fakes(secretOf: SubscriptionStore['secretOf']) {
   const calls: string[] = [];
   const store: SubscriptionStore = {
-    insertPending: async (id) => void calls.push(`insertPending ${id}`),
+    insertPending: async (id, _resource, _target, filters) =>
+      void calls.push(`insertPending ${id}${filters ? ` ${JSON.stringify(filters)}` : ''}`),
     secretOf: async (id) => {
       calls.push(`secretOf ${id}`);
       return secretOf(id);
@@ -20,8 +21,8 @@ function fakes(secretOf: SubscriptionStore['secretOf']) {
     markDeleted: async (id) => void calls.push(`markDeleted ${id}`),
   };
   const asana = {
-    createWebhook: async () => {
-      calls.push('createWebhook');
+    createWebhook: async (_resource: string, _target: string, filters?: unknown) => {
+      calls.push(`createWebhook${filters === undefined ? '' : ` ${JSON.stringify(filters)}`}`);
       return CREATED;
     },
     deleteWebhook: async (gid: string) => void calls.push(`deleteWebhook ${gid}`),
@@ -36,6 +37,30 @@ describe('registerWebhook', () => {
     expect(registered.targetUrl).toBe(`http://ingest.test/webhooks/asana/${registered.subscriptionId}`);
     expect(registered.resourceType).toBe('task');
     expect(calls.at(-1)).toBe(`activate ${registered.subscriptionId} 9001 task`);
+  });
+
+  it('sends no filters when given none (or an empty list), and keeps none', async () => {
+    for (const filters of [undefined, null, []]) {
+      const { calls, store, asana } = fakes(async () => SECRET);
+      const registered = await registerWebhook(asana, store, '1100', 'http://ingest.test', { filters });
+      expect(calls.slice(0, 2)).toEqual([`insertPending ${registered.subscriptionId}`, 'createWebhook']);
+    }
+  });
+
+  it('sends the filters with the create, and keeps them with the subscription before Asana’s handshake', async () => {
+    const { calls, store, asana } = fakes(async () => SECRET);
+    const filters = [
+      { resource_type: 'project', action: 'added' },
+      { resource_type: 'task', resource_subtype: 'milestone', action: 'changed', fields: ['due_on'] },
+    ];
+    const said: string[] = [];
+    const registered = await registerWebhook(asana, store, '1100', 'http://ingest.test', {
+      filters,
+      say: (line) => said.push(line),
+    });
+    const json = JSON.stringify(filters);
+    expect(calls.slice(0, 2)).toEqual([`insertPending ${registered.subscriptionId} ${json}`, `createWebhook ${json}`]);
+    expect(said[0]).toContain(`(filters ${json})`);
   });
 
   it('deletes the webhook again when the stored secret differs', async () => {

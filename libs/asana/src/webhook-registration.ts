@@ -1,10 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { AsanaClient } from './asana-client';
+import type { AsanaWebhookFilter } from './types';
 
 /** Where subscriptions are kept (libs/db: `subscriptionStore`). */
 export interface SubscriptionStore {
-  /** A subscription pending its handshake, so ingest answers Asana's handshake for it. */
-  insertPending(id: string, resourceGid: string, targetUrl: string): Promise<void>;
+  /**
+   * A subscription pending its handshake, so ingest answers Asana's handshake for it; `filters`
+   * (null: none) are kept with it, so that the webhook can be made again with the same ones.
+   */
+  insertPending(
+    id: string,
+    resourceGid: string,
+    targetUrl: string,
+    filters: readonly AsanaWebhookFilter[] | null,
+  ): Promise<void>;
   /**
    * The secret ingest stored at the handshake, decrypted, or null when none arrived; rejects when
    * it cannot be decrypted here.
@@ -31,6 +40,16 @@ export class WebhookRegistrationError extends Error {
   }
 }
 
+export interface RegisterOptions {
+  /** Progress lines for an operator. */
+  say?: (line: string) => void;
+  /**
+   * Asana's webhook `filters` (OR-ed; a workspace, team or portfolio webhook must have some), sent
+   * with the create and kept with the subscription; none (null or empty): none sent.
+   */
+  filters?: readonly AsanaWebhookFilter[] | null;
+}
+
 /**
  * Registers a webhook on `resourceGid` the safe way: the subscription row exists (pending) before
  * Asana's handshake reaches ingest, and the secret ingest stored must equal the one in Asana's 201
@@ -42,15 +61,19 @@ export async function registerWebhook(
   store: SubscriptionStore,
   resourceGid: string,
   ingestPublicUrl: string,
-  say: (line: string) => void = () => undefined,
+  { say = () => undefined, filters = null }: RegisterOptions = {},
 ): Promise<RegisteredWebhook> {
   const subscriptionId = randomUUID();
   const targetUrl = `${ingestPublicUrl.replace(/\/+$/, '')}/webhooks/asana/${subscriptionId}`;
-  await store.insertPending(subscriptionId, resourceGid, targetUrl);
-  say(`subscription ${subscriptionId} pending; asking Asana to create a webhook on ${resourceGid} → ${targetUrl}`);
+  const kept = filters && filters.length > 0 ? filters.map((filter) => ({ ...filter })) : null;
+  await store.insertPending(subscriptionId, resourceGid, targetUrl, kept);
+  say(
+    `subscription ${subscriptionId} pending; asking Asana to create a webhook on ${resourceGid} → ${targetUrl}` +
+      (kept ? ` (filters ${JSON.stringify(kept)})` : ''),
+  );
   let created;
   try {
-    created = await asana.createWebhook(resourceGid, targetUrl);
+    created = await asana.createWebhook(resourceGid, targetUrl, kept ?? undefined);
   } catch (error) {
     await store.markDeleted(subscriptionId);
     throw new WebhookRegistrationError(`Asana did not create the webhook: ${(error as Error).message}`, {

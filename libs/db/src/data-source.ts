@@ -19,6 +19,7 @@ import { WatchedResourceType1765108800000 } from './migrations/1765108800000-wat
 import { OutboxEventTime1765195200000 } from './migrations/1765195200000-outbox-event-time';
 import { OutboxClaimIndex1765281600000 } from './migrations/1765281600000-outbox-claim-index';
 import { RelayClaim1765368000000 } from './migrations/1765368000000-relay-claim';
+import { WebhookFilters1765454400000 } from './migrations/1765454400000-webhook-filters';
 
 export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
 export const MIGRATIONS = [
@@ -35,6 +36,7 @@ export const MIGRATIONS = [
   OutboxEventTime1765195200000,
   OutboxClaimIndex1765281600000,
   RelayClaim1765368000000,
+  WebhookFilters1765454400000,
 ];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */

@@ -8,6 +8,14 @@ import type { DataSource } from 'typeorm';
 export const RESYNCED_RESOURCE_TYPES: readonly string[] = ['project', 'task', 'workspace'];
 
 /**
+ * The types of watched resource Asana's Events API takes (`GET /events?resource=`: "a task,
+ * project, or goal"; any other type, a workspace included, answers 400), which the enricher's
+ * follower polls; a resource of any other type is not followed (its webhook and resyncs still
+ * cover it), which `asana-stream status` shows.
+ */
+export const EVENTS_API_RESOURCE_TYPES: readonly string[] = ['task', 'project', 'goal'];
+
+/**
  * Asks for a resync of a watched resource (`event_streams`): the enricher runs it (requests
  * first, oldest first). A request made while a run is under way makes another run follow it, since
  * the one under way may have listed the resource before what the request is about. A resource not

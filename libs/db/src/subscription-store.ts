@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { WebhookSecretCipher } from '@asana-stream/config';
+import type { WebhookFilter } from './entities/subscription.entity';
 import { SubscriptionEntity } from './entities/subscription.entity';
 
 /**
@@ -10,8 +11,19 @@ import { SubscriptionEntity } from './entities/subscription.entity';
 export function subscriptionStore(dataSource: DataSource, cipher: Pick<WebhookSecretCipher, 'decrypt'>) {
   const subscriptions = dataSource.getRepository(SubscriptionEntity);
   return {
-    async insertPending(id: string, resourceGid: string, targetUrl: string): Promise<void> {
-      await subscriptions.insert({ id, resourceGid, targetUrl, status: 'pending_handshake' });
+    async insertPending(
+      id: string,
+      resourceGid: string,
+      targetUrl: string,
+      filters: readonly WebhookFilter[] | null,
+    ): Promise<void> {
+      await subscriptions.insert({
+        id,
+        resourceGid,
+        targetUrl,
+        filters: filters ? filters.map((filter) => ({ ...filter })) : null,
+        status: 'pending_handshake',
+      });
     },
     async secretOf(id: string): Promise<string | null> {
       const { secret } = await subscriptions.findOneByOrFail({ id });

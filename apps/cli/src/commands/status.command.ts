@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Admin } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { allTopics, TOPICS, TopicNames } from '@asana-stream/contracts';
-import { divergenceSummary, RESYNCED_RESOURCE_TYPES } from '@asana-stream/db';
+import { divergenceSummary, EVENTS_API_RESOURCE_TYPES, RESYNCED_RESOURCE_TYPES } from '@asana-stream/db';
 import { consumerGroupId, deadLetterDepths } from '@asana-stream/kafka';
 import { withConnections, type CliContext } from '../cli-context';
 import { CliFailure, DEMO_ENV_HINT } from '../cli-failure';
@@ -26,7 +26,9 @@ export interface PipelineStatus {
    * The Events API follower (`event_streams`): resources followed (with a sync token), failing (the
    * last poll failed), waiting for a resync (a 412 asked for one), events read, and of those the
    * ones published because the projection lacked them (lost webhook events), and when the oldest
-   * successful poll of a followed resource was (null: none yet).
+   * successful poll of a followed resource was (null: none yet); `notFollowed`: watched resources
+   * of a type Asana's Events API does not take (a workspace, team, portfolio, …: see
+   * `EVENTS_API_RESOURCE_TYPES`), by type, which the follower never polls.
    */
   eventsApi: {
     followed: number;
@@ -35,6 +37,7 @@ export interface PipelineStatus {
     eventsRead: number;
     eventsPublished: number;
     oldestPollAt: string | null;
+    notFollowed: Record<string, number>;
   };
   /**
    * Resyncs of watched resources: asked for and not started, running (with their pages so far),
@@ -148,11 +151,12 @@ export async function readStatus(admin: Admin, dataSource: DataSource, names: To
 async function reconciliationStatus(
   dataSource: DataSource,
 ): Promise<[PipelineStatus['eventsApi'], PipelineStatus['resync']]> {
-  const [[row], resources, divergences, withoutResync] = await Promise.all([
+  const [[row], resources, divergences, withoutResync, notFollowed] = await Promise.all([
     summaryRow(dataSource),
     followedResources(dataSource),
     divergenceSummary(dataSource),
-    watchedWithoutResync(dataSource),
+    watchedNotIn(dataSource, RESYNCED_RESOURCE_TYPES),
+    watchedNotIn(dataSource, EVENTS_API_RESOURCE_TYPES),
   ]);
   return [
     {
@@ -162,6 +166,7 @@ async function reconciliationStatus(
       eventsRead: Number(row.events_read),
       eventsPublished: Number(row.events_published),
       oldestPollAt: row.oldest_poll_at?.toISOString() ?? null,
+      notFollowed: Object.fromEntries(notFollowed.map((r) => [r.resource_type, r.resources])),
     },
     {
       awaiting: row.resync_requested,
@@ -191,13 +196,16 @@ function followedResources(dataSource: DataSource) {
   );
 }
 
-/** Watched resources (active subscriptions) of a type the enricher has no resync for, by type. */
-function watchedWithoutResync(dataSource: DataSource) {
+/**
+ * Watched resources (active subscriptions) of a known type not in `types`, by type: those the
+ * enricher has no resync for (`RESYNCED_RESOURCE_TYPES`), or that the Events API does not take.
+ */
+function watchedNotIn(dataSource: DataSource, types: readonly string[]) {
   return dataSource.query<{ resource_type: string; resources: number }[]>(
     /* sql */ `SELECT resource_type, count(DISTINCT resource_gid)::int AS resources FROM subscriptions
                WHERE status = 'active' AND resource_type IS NOT NULL AND resource_type <> ALL($1::text[])
                GROUP BY resource_type ORDER BY resource_type`,
-    [RESYNCED_RESOURCE_TYPES],
+    [types],
   );
 }
 
@@ -236,8 +244,13 @@ function summaryRow(dataSource: DataSource) {
 
 /** `, without resync: goal 2, team 1` when resources of a type with no resync are watched. */
 function withoutResync(byType: Record<string, number>): string {
+  return byTypeSuffix('without resync', byType);
+}
+
+/** `, <label>: workspace 1, team 2`, or nothing when no type is counted. */
+function byTypeSuffix(label: string, byType: Record<string, number>): string {
   const types = Object.entries(byType);
-  return types.length === 0 ? '' : `, without resync: ${types.map(([type, n]) => `${type} ${n}`).join(', ')}`;
+  return types.length === 0 ? '' : `, ${label}: ${types.map(([type, n]) => `${type} ${n}`).join(', ')}`;
 }
 
 /** How long ago `at` was, in the status line's few characters: 42s, 17m, 6h, 3d. */
@@ -277,7 +290,8 @@ export function formatStatus(s: PipelineStatus, now = Date.now()): string {
     // What the webhooks lost, read back into asana.events beside ingest's.
     `events api: ${s.eventsApi.followed} followed, ${s.eventsApi.eventsPublished} of ${s.eventsApi.eventsRead} events published` +
       (s.eventsApi.failing > 0 ? `, ${s.eventsApi.failing} failing` : '') +
-      (s.eventsApi.resyncRequested > 0 ? `, ${s.eventsApi.resyncRequested} awaiting resync` : ''),
+      (s.eventsApi.resyncRequested > 0 ? `, ${s.eventsApi.resyncRequested} awaiting resync` : '') +
+      byTypeSuffix('not followed', s.eventsApi.notFollowed),
     `resync: ${s.resync.running} running${s.resync.running > 0 ? ` (${s.resync.pages} pages)` : ''}, ` +
       `repairs ${s.resync.repairs.missing} missing, ${s.resync.repairs.stale} stale, ${s.resync.repairs.vanished} vanished, ` +
       `oldest sweep ${ago(s.resync.oldestSweepAt, now)} (full ${ago(s.resync.oldestResyncAt, now)}), ` +

@@ -1,11 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { AsanaApiError, AsanaClient, registerWebhook, WebhookRegistrationError } from '@asana-stream/asana';
+import {
+  AsanaApiError,
+  AsanaClient,
+  registerWebhook,
+  WebhookRegistrationError,
+  type AsanaWebhookFilter,
+} from '@asana-stream/asana';
 import type { CliConfig } from '@asana-stream/config';
 import { SubscriptionEntity, subscriptionStore } from '@asana-stream/db';
 import { withConnections, type CliContext } from '../cli-context';
 import { CliFailure } from '../cli-failure';
 import { webhookSecretCipher } from './secrets.command';
+import { parseWebhookFilter, WEBHOOK_FILTER_HELP, WebhookFilterSyntaxError } from './webhook-filter';
 
 /** A subscription as the cli shows it: everything but its secret, which is never printed. */
 export function publicSubscription(subscription: SubscriptionEntity): Omit<SubscriptionEntity, 'secret'> {
@@ -13,8 +20,15 @@ export function publicSubscription(subscription: SubscriptionEntity): Omit<Subsc
   return shown;
 }
 
-/** Creates a webhook (`registerWebhook`: the row first, then Asana's create and handshake, secrets compared). */
-export async function createWebhook(ctx: CliContext, resource: string): Promise<SubscriptionEntity> {
+/**
+ * Creates a webhook (`registerWebhook`: the row first, then Asana's create and handshake, secrets
+ * compared), with Asana's `filters` (null or none: none), which the subscription keeps.
+ */
+export async function createWebhook(
+  ctx: CliContext,
+  resource: string,
+  filters: readonly AsanaWebhookFilter[] | null = null,
+): Promise<SubscriptionEntity> {
   const { config, say } = ctx;
   // Before anything is created: the secret ingest stores is compared, decrypted, with Asana's.
   const cipher = webhookSecretCipher(config, 'webhooks create');
@@ -27,10 +41,18 @@ export async function createWebhook(ctx: CliContext, resource: string): Promise<
         subscriptionStore(dataSource, cipher),
         resource,
         config.webhooks.INGEST_PUBLIC_URL,
-        say,
+        { say, filters },
       );
     } catch (error) {
-      if (error instanceof WebhookRegistrationError) throw new CliFailure(error.message, { cause: error });
+      if (error instanceof WebhookRegistrationError) {
+        // Asana refuses a webhook on a workspace, team or portfolio without filters (400).
+        const refused = error.cause instanceof AsanaApiError && error.cause.status === 400;
+        const hint =
+          refused && !filters?.length
+            ? ' (a webhook on a workspace, team or portfolio must have at least one --filter: see `webhooks create --help`)'
+            : '';
+        throw new CliFailure(`${error.message}${hint}`, { cause: error });
+      }
       throw error;
     }
     return dataSource.getRepository(SubscriptionEntity).findOneByOrFail({ id: registered.subscriptionId });
@@ -41,14 +63,18 @@ export function registerWebhookCommands(program: Command, context: () => CliCont
   const webhooks = program.command('webhooks').description('manage Asana webhooks that deliver to ingest');
   webhooks
     .command('create')
-    .description('register a webhook on an Asana resource (a project or task gid); ingest must be running')
+    .description(
+      'register a webhook on an Asana resource (a project, task, or, with --filter, a workspace gid); ingest must be running. The filters are kept: a webhook made again (Asana deleted it, or `webhooks rotate`) gets the same ones',
+    )
     .requiredOption('--resource <gid>', 'gid of the Asana resource to watch')
+    .option('--filter <filter>', WEBHOOK_FILTER_HELP, (given: string, all: string[] = []) => [...all, given])
     .option('--json', 'print the subscription as JSON')
-    .action(async (options: { resource: string; json?: boolean }) => {
+    .action(async (options: { resource: string; filter?: string[]; json?: boolean }) => {
       if (!/^\d+$/.test(options.resource))
         throw new CliFailure(`--resource must be an Asana gid (digits), got "${options.resource}"`);
+      const filters = parseFilters(options.filter ?? []);
       const ctx = context();
-      const subscription = await createWebhook(ctx, options.resource);
+      const subscription = await createWebhook(ctx, options.resource, filters);
       if (options.json) ctx.print(JSON.stringify(publicSubscription(subscription)));
     });
   webhooks
@@ -134,7 +160,8 @@ export function registerWebhookCommands(program: Command, context: () => CliCont
       const old = await findSubscription(ctx.config, id);
       if (old.status !== 'active')
         throw new CliFailure(`subscription ${id} is ${old.status}: only an active one rotates`);
-      const created = await createWebhook(ctx, old.resourceGid);
+      // The same filters as the old webhook's (a workspace's cannot be made without).
+      const created = await createWebhook(ctx, old.resourceGid, old.filters);
       const asana = asanaOf(ctx.config);
       if (old.webhookGid) {
         await overlap(asana, old.webhookGid, created.webhookGid!, overlapS * 1000, ctx.say);
@@ -148,6 +175,19 @@ export function registerWebhookCommands(program: Command, context: () => CliCont
       ctx.say(`subscription ${id} rotated: ${created.id} (webhook ${created.webhookGid}) replaces it`);
       if (options.json) ctx.print(JSON.stringify(publicSubscription(created)));
     });
+}
+
+/** Every `--filter` given, parsed (null: none); the first malformed one fails the command, saying why. */
+function parseFilters(given: readonly string[]): AsanaWebhookFilter[] | null {
+  if (given.length === 0) return null;
+  return given.map((one) => {
+    try {
+      return parseWebhookFilter(one);
+    } catch (error) {
+      if (error instanceof WebhookFilterSyntaxError) throw new CliFailure(error.message, { cause: error });
+      throw error;
+    }
+  });
 }
 
 const GID = /^\d{1,32}$/;

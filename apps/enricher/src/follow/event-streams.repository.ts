@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { resyncRequestAssignments } from '@asana-stream/db';
+import { EVENTS_API_RESOURCE_TYPES, resyncRequestAssignments } from '@asana-stream/db';
 
 /** A watched resource's place in Asana's Events API, as one replica holds it for one poll. */
 export interface ClaimedStream {
@@ -8,6 +8,23 @@ export interface ClaimedStream {
   syncToken: string | null;
   /** Polls of it that failed in a row, before this one. */
   pollsFailed: number;
+  /** What the resource is (its active subscriptions' webhook `resource.resource_type`); null when none kept it yet. */
+  resourceType: string | null;
+  /** An active subscription's webhook, to ask Asana for the type when none is kept; null when none has one. */
+  webhookGid: string | null;
+}
+
+/** A watched resource of a type Asana's Events API does not take: never polled. */
+export interface UnfollowedResource {
+  resourceGid: string;
+  resourceType: string;
+}
+
+/** The type its active subscriptions keep for the resource of `event_streams` row `alias` (null: none yet). */
+function watchedType(alias: string): string {
+  return /* sql */ `(SELECT sub.resource_type FROM subscriptions sub
+    WHERE sub.resource_gid = ${alias}.resource_gid AND sub.status = 'active' AND sub.resource_type IS NOT NULL
+    ORDER BY sub.created_at DESC LIMIT 1)`;
 }
 
 /** What one poll left, counted in `event_streams`. */
@@ -40,11 +57,24 @@ export class EventStreamsRepository {
     return rows.length;
   }
 
-  /** Leases up to `limit` streams that are due and still watched, oldest due first. */
+  /**
+   * Leases up to `limit` streams that are due and still watched, oldest due first; only of a type
+   * Asana's Events API takes (`EVENTS_API_RESOURCE_TYPES`), or of a type not known yet (the poll
+   * learns it first: `watchedResourceType`).
+   */
   async claimDue(limit: number, leaseMs: number, holder: string): Promise<ClaimedStream[]> {
     // TypeORM answers an UPDATE with [rows, affected].
     const [rows] = await this.dataSource.query<
-      [{ resource_gid: string; sync_token: string | null; polls_failed: number }[], number]
+      [
+        {
+          resource_gid: string;
+          sync_token: string | null;
+          polls_failed: number;
+          resource_type: string | null;
+          webhook_gid: string | null;
+        }[],
+        number,
+      ]
     >(
       /* sql */ `
       UPDATE event_streams s
@@ -54,17 +84,56 @@ export class EventStreamsRepository {
         WHERE e.next_poll_at <= now()
           AND (e.leased_until IS NULL OR e.leased_until < now())
           AND EXISTS (SELECT 1 FROM subscriptions sub WHERE sub.resource_gid = e.resource_gid AND sub.status = 'active')
+          AND COALESCE(${watchedType('e')} = ANY($4::text[]), true)
         ORDER BY e.next_poll_at
         LIMIT $1
         FOR UPDATE SKIP LOCKED)
-      RETURNING s.resource_gid, s.sync_token, s.polls_failed`,
-      [limit, leaseMs, holder],
+      RETURNING s.resource_gid, s.sync_token, s.polls_failed, ${watchedType('s')} AS resource_type,
+        (SELECT sub.webhook_gid FROM subscriptions sub
+         WHERE sub.resource_gid = s.resource_gid AND sub.status = 'active' AND sub.webhook_gid IS NOT NULL
+         ORDER BY sub.created_at DESC LIMIT 1) AS webhook_gid`,
+      [limit, leaseMs, holder, EVENTS_API_RESOURCE_TYPES],
     );
     return rows.map((row) => ({
       resourceGid: row.resource_gid,
       syncToken: row.sync_token,
       pollsFailed: row.polls_failed,
+      resourceType: row.resource_type,
+      webhookGid: row.webhook_gid,
     }));
+  }
+
+  /** The watched resources (active subscriptions) of a known type Asana's Events API does not take. */
+  async unfollowed(): Promise<UnfollowedResource[]> {
+    const rows = await this.dataSource.query<{ resource_gid: string; resource_type: string }[]>(
+      /* sql */ `
+      SELECT s.resource_gid, ${watchedType('s')} AS resource_type FROM event_streams s
+      WHERE ${watchedType('s')} <> ALL($1::text[])
+      ORDER BY s.resource_gid`,
+      [EVENTS_API_RESOURCE_TYPES],
+    );
+    return rows.map((row) => ({ resourceGid: row.resource_gid, resourceType: row.resource_type }));
+  }
+
+  /**
+   * A resource the follower does not follow: a failure recorded by an earlier poll of it (before
+   * its type was known, or by a version that polled every type) is forgotten, so it does not show
+   * as failing; and, unless it was ever resynced or a resync is asked for or running, its first
+   * resync is asked for with `reason`, as a first read of the Events API would (nothing else would
+   * ask: what happened before its webhook is only learnt by listing it).
+   */
+  async settleUnfollowed(resourceGid: string, reason: string): Promise<{ resyncRequested: boolean }> {
+    await this.dataSource.query(
+      /* sql */ `UPDATE event_streams SET polls_failed = 0, last_error = NULL
+        WHERE resource_gid = $1 AND (polls_failed > 0 OR last_error IS NOT NULL)`,
+      [resourceGid],
+    );
+    const [, affected] = await this.dataSource.query<[unknown[], number]>(
+      /* sql */ `UPDATE event_streams SET resync_requested_at = now(), resync_reason = $2
+        WHERE resource_gid = $1 AND last_resync_at IS NULL AND resync_requested_at IS NULL AND resync_started_at IS NULL`,
+      [resourceGid, reason],
+    );
+    return { resyncRequested: affected > 0 };
   }
 
   /** Saves the token after what was read before it is durable; false when the lease was lost. */
@@ -87,6 +156,11 @@ export class EventStreamsRepository {
       `sync_token = $3, ${resyncRequestAssignments('$4')}`,
       [resourceGid, holder, syncToken, reason],
     );
+  }
+
+  /** Lets a stream go without a poll (its resource turned out not to be followed). */
+  async letGo(resourceGid: string, holder: string): Promise<boolean> {
+    return this.whileLeased(/* sql */ `leased_until = NULL, leased_by = NULL`, [resourceGid, holder]);
   }
 
   /** Ends a poll that went well: the stream is due again after `intervalMs`. */

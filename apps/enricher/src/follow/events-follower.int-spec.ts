@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { TOPICS, type AsanaEventEnvelope, type ResourceStateMessage, type TopicNames } from '@asana-stream/contracts';
@@ -9,6 +11,7 @@ import {
   createTestDatabase,
   createTestTopics,
   freePort,
+  runCli,
   startSimulatorProcess,
   stoppedCleanly,
   TopicRecorder,
@@ -17,12 +20,16 @@ import {
   type SimulatorProcess,
   type TestDatabase,
 } from '@asana-stream/testing';
+import { NOT_FOLLOWED_REASON } from './events-follower.service';
 import { EXPIRED_REASON, FIRST_READ_REASON } from './follow-events';
 
 const REPO_ROOT = resolve(__dirname, '../../../..');
 
 interface StreamRow {
   last_resync_at: Date | null;
+  last_polled_at: Date | null;
+  polls_failed: number;
+  last_error: string | null;
   sync_token: string | null;
   events_read: string;
   events_published: string;
@@ -52,11 +59,15 @@ describe('the Events API follower (enricher process, real Kafka and Postgres, si
     await pg.connect();
   });
 
+  /** What a test started beside the processes, stopped after them. */
+  const onCleanup: (() => Promise<void>)[] = [];
+
   afterAll(async () => {
     await recorder?.stop();
     await enricher?.stop();
     await pg?.end();
     await sim?.stop();
+    for (const cleanup of onCleanup) await cleanup();
     await db?.drop();
   });
 
@@ -82,6 +93,23 @@ describe('the Events API follower (enricher process, real Kafka and Postgres, si
 
   const renameTask = (gid: string, name: string) => asanaCall('PUT', `/tasks/${gid}`, { name });
 
+  const enricherEnv = () => ({
+    KAFKA_BROKERS: TEST_BROKERS,
+    KAFKA_TOPIC_PREFIX: names.prefix,
+    DATABASE_URL: db.url,
+    ASANA_BASE_URL: sim.apiUrl,
+    ASANA_TOKEN: sim.token,
+    EVENTS_POLL_INTERVAL_MS: '200',
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+  });
+
+  /** The enricher's log lines (JSON), each line's `message`. */
+  const logged = () =>
+    readFileSync(enricher!.logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => (JSON.parse(line) as { message: Record<string, unknown> }).message);
+
   it('reads what the webhook lost (comments and sections too), publishes only what the projection lacks, and restarts on an expired token', async () => {
     const state = (await (await fetch(`${sim.baseUrl}/_sim/state`)).json()) as {
       data: { projects: { gid: string }[] };
@@ -101,20 +129,7 @@ describe('the Events API follower (enricher process, real Kafka and Postgres, si
     ]);
 
     recorder = await new TopicRecorder([names.physical(TOPICS.events.name), names.physical(TOPICS.state.name)]).start();
-    enricher = await new AppProcess({
-      app: 'enricher',
-      port: await freePort(),
-      logDir,
-      env: {
-        KAFKA_BROKERS: TEST_BROKERS,
-        KAFKA_TOPIC_PREFIX: names.prefix,
-        DATABASE_URL: db.url,
-        ASANA_BASE_URL: sim.apiUrl,
-        ASANA_TOKEN: sim.token,
-        EVENTS_POLL_INTERVAL_MS: '200',
-        KAFKAJS_NO_PARTITIONER_WARNING: '1',
-      },
-    }).start();
+    enricher = await new AppProcess({ app: 'enricher', port: await freePort(), logDir, env: enricherEnv() }).start();
 
     // The first read: Asana answers 412 with the token to start from, and the resync it asks for runs.
     await waitFor('the first sync token, and the resync it asked for', async () => {
@@ -188,6 +203,109 @@ describe('the Events API follower (enricher process, real Kafka and Postgres, si
     expect(resyncReasons()).toEqual([FIRST_READ_REASON, EXPIRED_REASON]);
 
     // Shutdown ends the follower's loop with the rest of the app, well within Kubernetes' 30 s.
+    const exit = await enricher.stop();
+    expect(stoppedCleanly(exit)).toBe(true);
+    enricher = undefined;
+  });
+  it("polls only the types Asana's Events API takes: a workspace (its type learnt from its webhook) is not followed, no request, no error; a project still is", async () => {
+    const state = (await (await fetch(`${sim.baseUrl}/_sim/state`)).json()) as {
+      data: { projects: { gid: string }[] };
+    };
+    const project = state.data.projects[1].gid;
+    const workspace = (await (
+      await fetch(`${sim.apiUrl}/workspaces`, { headers: { authorization: `Bearer ${sim.token}` } })
+    ).json()) as {
+      data: { gid: string }[];
+    };
+    const workspaceGid = workspace.data[0].gid;
+    // Asana answers 400 to `GET /events?resource=<a workspace>`, as the simulator does.
+    const refused = await fetch(`${sim.apiUrl}/events?resource=${workspaceGid}`, {
+      headers: { authorization: `Bearer ${sim.token}` },
+    });
+    expect(refused.status).toBe(400);
+    // A real webhook on the workspace (its handshake and deliveries answered by a bare receiver,
+    // so that it stays healthy), for a subscription made before types were kept: the follower
+    // learns the type from it, as the resync does.
+    const receiver = createServer((req, res) => {
+      res.writeHead(200, { 'x-hook-secret': req.headers['x-hook-secret'] ?? '' }).end();
+    });
+    await new Promise<void>((listening) => receiver.listen(0, '127.0.0.1', listening));
+    onCleanup.push(() => new Promise<void>((closed) => receiver.close(() => closed())));
+    const webhook = await asanaCall<{ gid: string }>('POST', '/webhooks', {
+      resource: workspaceGid,
+      target: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+      filters: [{ resource_type: 'project', action: 'added' }],
+    });
+    await pg.query(
+      `INSERT INTO subscriptions (id, resource_gid, webhook_gid, target_url, status, secret) VALUES ($1, $2, $3, 'http://ingest/x', 'active', 's')`,
+      [randomUUID(), workspaceGid, webhook.gid],
+    );
+    await pg.query(
+      `INSERT INTO subscriptions (id, resource_gid, resource_type, target_url, status, secret) VALUES ($1, $2, 'project', 'http://ingest/x', 'active', 's')`,
+      [randomUUID(), project],
+    );
+    // What a version that polled every type left: the workspace's stream failing, backing off.
+    await pg.query(
+      `INSERT INTO event_streams (resource_gid, polls_failed, last_error, last_polled_at) VALUES ($1, 7, 'REJECTED: Asana answered 400', now())`,
+      [workspaceGid],
+    );
+    const lastPolled = (await stream(workspaceGid))!.last_polled_at;
+
+    enricher = await new AppProcess({ app: 'enricher', port: await freePort(), logDir, env: enricherEnv() }).start();
+
+    // The project: its first read (a 412), the resync it asks for, then polls every 200 ms.
+    const first = await waitFor("the project's first sync token, and its resync", async () => {
+      const row = await stream(project);
+      return row?.sync_token && row.last_resync_at ? row : undefined;
+    });
+    await waitFor('the project polled again since', async () => {
+      const row = await stream(project);
+      return row && row.last_polled_at! > first.last_polled_at! ? row : undefined;
+    });
+    // The workspace: its first resync (its projects) asked for in place of a 412, and run.
+    const settled = await waitFor("the workspace's first resync", async () => {
+      const row = await stream(workspaceGid);
+      return row?.last_resync_at ? row : undefined;
+    });
+    expect(resyncReasons()).toContain(NOT_FOLLOWED_REASON);
+    // ...while it was never polled: no token, no poll since the old version's, its failure forgotten.
+    expect(settled).toMatchObject({ sync_token: null, polls_failed: 0, last_error: null, leased_by: null });
+    expect(settled.last_polled_at).toEqual(lastPolled);
+    // Its type learnt from its webhook, and kept.
+    const kept = await pg.query<{ resource_type: string | null }>(
+      'SELECT resource_type FROM subscriptions WHERE resource_gid = $1',
+      [workspaceGid],
+    );
+    expect(kept.rows).toEqual([{ resource_type: 'workspace' }]);
+
+    // Said once, and not one failed poll in the log or the metrics.
+    const said = logged().filter((m) => m.msg === 'not following the Events API for this resource');
+    expect(said).toEqual([
+      expect.objectContaining({ resourceGid: workspaceGid, resourceType: 'workspace', resyncRequested: true }),
+    ]);
+    expect(logged().filter((m) => m.resourceGid === workspaceGid && /failed/.test(String(m.msg)))).toEqual([]);
+    const metrics = parseExposition(await (await fetch(`${enricher.url}/metrics`)).text());
+    const eventsRequests = sumOf(metrics, 'asana_stream_asana_requests_total', { purpose: 'events' });
+    expect(eventsRequests).toBeGreaterThan(1);
+    expect(sumOf(metrics, 'asana_stream_asana_requests_total', { purpose: 'events', outcome: 'ok' })).toBe(
+      eventsRequests,
+    );
+
+    // `status` shows it as not followed, and nothing failing.
+    const status = await runCli(
+      { DATABASE_URL: db.url, KAFKA_BROKERS: TEST_BROKERS, KAFKA_TOPIC_PREFIX: names.prefix },
+      ['status', '--json'],
+    );
+    expect(status.code).toBe(0);
+    expect((JSON.parse(status.stdout) as { eventsApi: unknown }).eventsApi).toMatchObject({
+      failing: 0,
+      notFollowed: { workspace: 1 },
+    });
+    const line = await runCli({ DATABASE_URL: db.url, KAFKA_BROKERS: TEST_BROKERS, KAFKA_TOPIC_PREFIX: names.prefix }, [
+      'status',
+    ]);
+    expect(line.stdout).toMatch(/events api: \d+ followed, \d+ of \d+ events published, not followed: workspace 1 \|/);
+
     const exit = await enricher.stop();
     expect(stoppedCleanly(exit)).toBe(true);
     enricher = undefined;

@@ -9,10 +9,13 @@ import { classifyError } from '@asana-stream/errors';
 import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
 import { tracer } from '@asana-stream/telemetry';
 import { PacedResourceFetcher } from '../enrich/paced-resource-fetcher';
-import { EventStreamsRepository, type ClaimedStream } from './event-streams.repository';
+import { EventStreamsRepository, type ClaimedStream, type UnfollowedResource } from './event-streams.repository';
+import { followsEventsOf, notFollowedReason } from './followed-types';
 import { eventsApiEvents, eventStreamRestarts } from '../enricher-metrics';
 import { FIRST_READ_REASON, pollStream, type FollowDeps, type PollOutcome } from './follow-events';
 import { ReconcilerLoop } from '../reconciler-loop';
+import { ResyncRepository } from '../resync/resync.repository';
+import { watchedResourceType } from '../resync/watched-resource-type';
 
 /** Streams one replica polls at once. */
 const CLAIM_LIMIT = 10;
@@ -20,6 +23,9 @@ const CLAIM_LIMIT = 10;
 const LEASE_MS = 120_000;
 /** The longest a failing stream waits before its next try. */
 const MAX_RETRY_MS = 15 * 60_000;
+/** The reason of the first resync of a resource the Events API does not follow (no 412 will ask for one). */
+export const NOT_FOLLOWED_REASON =
+  "the first resync of a resource Asana's Events API does not take: what happened before its webhook is unknown";
 
 /** The next try after `failures` failed polls in a row: the interval, doubled each time, capped. */
 export function retryDelayMs(intervalMs: number, failures: number): number {
@@ -30,12 +36,18 @@ export function retryDelayMs(intervalMs: number, failures: number): number {
  * Follows Asana's Events API for every resource an active subscription watches (EVENTS_FOLLOW),
  * so that what its webhook loses still reaches the pipeline (see `pollStream`). Every enricher
  * replica runs it; the leases of `event_streams` split the resources among them. Its requests are
- * paced with the enricher's own, within the token's one budget.
+ * paced with the enricher's own, within the token's one budget. Only resources of a type the
+ * Events API takes are polled (`followsEventsOf`: a task, project or goal; a type not kept yet is
+ * learnt from the webhook first, as the resync does); any other (a workspace, …) is not followed,
+ * said once per replica in the log, and its first resync asked for in place of a 412's.
  */
 @Injectable()
 export class EventsFollowerService extends ReconcilerLoop {
   private readonly log = new Logger(EventsFollowerService.name);
   private readonly streams: EventStreamsRepository;
+  private readonly resyncs: ResyncRepository;
+  /** Resources this replica has said it does not follow (each is said once). */
+  private readonly announcedUnfollowed = new Set<string>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -47,6 +59,7 @@ export class EventsFollowerService extends ReconcilerLoop {
   ) {
     super(config);
     this.streams = new EventStreamsRepository(dataSource);
+    this.resyncs = new ResyncRepository(dataSource);
   }
 
   private get intervalMs(): number {
@@ -69,6 +82,7 @@ export class EventsFollowerService extends ReconcilerLoop {
     while (!signal.aborted) {
       try {
         await this.streams.registerWatchedResources();
+        await this.announceUnfollowed(await this.streams.unfollowed());
         const claimed = await this.streams.claimDue(CLAIM_LIMIT, LEASE_MS, this.holder);
         await Promise.all(claimed.map((stream) => this.poll(stream, signal)));
         // A full claim may leave more due streams: look again at once.
@@ -90,6 +104,15 @@ export class EventsFollowerService extends ReconcilerLoop {
       attributes: { 'asana_stream.resource_gid': stream.resourceGid },
     });
     try {
+      const resourceType = await context.with(trace.setSpan(context.active(), span), () => this.typeOf(stream, signal));
+      span.setAttribute('asana_stream.resource_type', resourceType ?? 'unknown');
+      if (resourceType !== null && !followsEventsOf(resourceType)) {
+        // Learnt just now (a subscription made before types were kept): never claimed again.
+        span.setAttribute('asana_stream.outcome', 'not-followed');
+        await this.announceUnfollowed([{ resourceGid: stream.resourceGid, resourceType }]);
+        await this.streams.letGo(stream.resourceGid, this.holder);
+        return;
+      }
       const outcome = await context.with(trace.setSpan(context.active(), span), () =>
         pollStream(stream, this.holder, this.deps(), signal),
       );
@@ -124,6 +147,38 @@ export class EventsFollowerService extends ReconcilerLoop {
         );
     } finally {
       span.end();
+    }
+  }
+
+  /** What the resource is (`watchedResourceType`, the resync's own): a webhook is asked for through the pacer. */
+  private typeOf(stream: ClaimedStream, signal: AbortSignal): Promise<string | null> {
+    return watchedResourceType(stream, {
+      getWebhook: (webhookGid) =>
+        this.pacer.run((cancel) => this.asana.getWebhook(webhookGid, { signal: cancel }), {
+          signal,
+          purpose: 'events',
+        }),
+      remember: (resourceGid, resourceType) => this.resyncs.rememberResourceType(resourceGid, resourceType),
+    });
+  }
+
+  /**
+   * Says once (per replica) of each watched resource of a type the Events API does not take that
+   * it is not followed, clears a failure an earlier poll of it left, and asks for its first resync
+   * if none ever ran (the follower's 412 asks for it for a followed one).
+   */
+  private async announceUnfollowed(resources: UnfollowedResource[]): Promise<void> {
+    for (const { resourceGid, resourceType } of resources) {
+      if (this.announcedUnfollowed.has(resourceGid)) continue;
+      const { resyncRequested } = await this.streams.settleUnfollowed(resourceGid, NOT_FOLLOWED_REASON);
+      this.announcedUnfollowed.add(resourceGid);
+      this.log.log({
+        msg: 'not following the Events API for this resource',
+        resourceGid,
+        resourceType,
+        reason: notFollowedReason(resourceType),
+        resyncRequested,
+      });
     }
   }
 

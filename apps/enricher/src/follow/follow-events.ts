@@ -37,7 +37,7 @@ export type PollOutcome =
  * and asks for a resync, the only way to learn what happened before it.
  */
 export async function pollStream(
-  stream: ClaimedStream,
+  stream: Pick<ClaimedStream, 'resourceGid' | 'syncToken' | 'pollsFailed'>,
   holder: string,
   deps: FollowDeps,
   signal: AbortSignal,

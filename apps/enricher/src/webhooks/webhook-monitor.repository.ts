@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import type { WebhookFilter } from '@asana-stream/db';
 import type { KnownSubscription } from './webhook-health';
 
 export interface CheckedSubscription extends KnownSubscription {
@@ -7,6 +8,8 @@ export interface CheckedSubscription extends KnownSubscription {
   resourceGid: string;
   /** What the webhook watches; null until learnt from Asana (a subscription made before it was kept). */
   resourceType: string | null;
+  /** The filters its webhook was created with (null: none), for making it again. */
+  filters: WebhookFilter[] | null;
 }
 
 /** `subscriptions` as the webhook monitor reads and marks them (migration WebhookHealth1764806400000). */
@@ -25,6 +28,7 @@ export class WebhookMonitorRepository {
           webhook_gid: string;
           resource_gid: string;
           resource_type: string | null;
+          filters: WebhookFilter[] | null;
           created_at: Date;
           last_delivery_at: Date | null;
           last_heartbeat_at: Date | null;
@@ -43,7 +47,7 @@ export class WebhookMonitorRepository {
         ORDER BY health_checked_at NULLS FIRST
         LIMIT $2
         FOR UPDATE SKIP LOCKED)
-      RETURNING s.id, s.webhook_gid, s.resource_gid, s.resource_type, s.created_at, s.last_delivery_at, s.last_heartbeat_at,
+      RETURNING s.id, s.webhook_gid, s.resource_gid, s.resource_type, s.filters, s.created_at, s.last_delivery_at, s.last_heartbeat_at,
                 s.failing_since, s.silent_since`,
       [intervalMs, limit],
     );
@@ -52,6 +56,7 @@ export class WebhookMonitorRepository {
       webhookGid: row.webhook_gid,
       resourceGid: row.resource_gid,
       resourceType: row.resource_type,
+      filters: row.filters,
       createdAt: row.created_at,
       lastDeliveryAt: row.last_delivery_at,
       lastHeartbeatAt: row.last_heartbeat_at,

@@ -121,6 +121,8 @@ export class WebhookMonitorService extends ReconcilerLoop {
             subscriptionStore(this.dataSource, this.secrets),
             subscription.resourceGid,
             this.config.webhooks.INGEST_PUBLIC_URL,
+            // The same filters: a workspace's webhook cannot be made without.
+            { filters: subscription.filters },
           ),
         { signal, purpose: 'webhooks' },
       );

@@ -2,6 +2,14 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 export type SubscriptionStatus = 'pending_handshake' | 'active' | 'deleted';
 
+/** One of Asana's webhook filters (`WebhookFilter` of its API; the same shape as `AsanaWebhookFilter` of libs/asana). */
+export interface WebhookFilter {
+  resource_type?: string;
+  resource_subtype?: string;
+  action?: string;
+  fields?: string[];
+}
+
 /**
  * One Asana webhook as we know it. The row exists before Asana's handshake reaches ingest:
  * ingest echoes a secret only for a subscription pending its handshake, and never overwrites one.
@@ -26,6 +34,14 @@ export class SubscriptionEntity {
    */
   @Column({ name: 'resource_type', type: 'text', nullable: true })
   resourceType!: string | null;
+
+  /**
+   * The `filters` the webhook was created with (Asana's `WebhookFilter`s, OR-ed), so that one
+   * Asana deleted, or a rotation, makes the new webhook with the same ones (a workspace webhook
+   * cannot be made without); null: none (migration WebhookFilters1765454400000).
+   */
+  @Column({ type: 'jsonb', nullable: true })
+  filters!: WebhookFilter[] | null;
 
   @Column({ name: 'target_url', type: 'text' })
   targetUrl!: string;
