@@ -118,6 +118,8 @@ interface PipelineSession {
   gids: string[];
   nextGid: number;
   edits: Map<string, number>;
+  /** Per task, its last PUT (settled): the next edit of the task waits for it. */
+  lastPut: Map<string, Promise<void>>;
   /** Durations of the simulator's PUTs (the request alone), reset by each step. */
   putMs: number[];
   simAgent: Agent;
@@ -172,26 +174,52 @@ function assertRunning(session: Pick<PipelineSession, 'apps' | 'simulator'>): vo
 }
 
 /**
- * Edit k of a task in the simulator (a rename, as a user would). A task's edits are 100 ms apart
- * and not chained: a slow simulator shows as late edits, not as a queue the bench builds itself.
+ * Edit k of a task in the simulator (a rename, as a user would). A task's edits are 100 ms apart,
+ * each sent once the task's previous PUT was answered: two PUTs of one task in flight could be
+ * applied in either order, and Asana's last state would then not be the last edit sent (its
+ * change never comes). A slow simulator shows as late edits; other tasks' edits do not wait.
  */
 function editTask(session: PipelineSession, gid: string): { edit: number; done: Promise<Answer> } {
   const edit = (session.edits.get(gid) ?? 0) + 1;
   session.edits.set(gid, edit);
   const body = Buffer.from(JSON.stringify({ data: { name: `pipeline bench edit ${edit}` } }));
-  const begin = performance.now();
-  const done = call(
-    session.simAgent,
-    session.simulator.origin,
-    'PUT',
-    `/api/1.0/tasks/${gid}?opt_fields=modified_at`,
-    { authorization: `Bearer ${SIM_TOKEN}`, 'content-type': 'application/json' },
-    body,
-  ).then((answer) => {
-    session.putMs.push(performance.now() - begin);
-    return answer;
+  const previous = session.lastPut.get(gid) ?? Promise.resolve();
+  const done = previous.then(() => {
+    const begin = performance.now();
+    return call(
+      session.simAgent,
+      session.simulator.origin,
+      'PUT',
+      `/api/1.0/tasks/${gid}?opt_fields=modified_at`,
+      { authorization: `Bearer ${SIM_TOKEN}`, 'content-type': 'application/json' },
+      body,
+    ).then((answer) => {
+      session.putMs.push(performance.now() - begin);
+      return answer;
+    });
+  });
+  const settled = done.then(
+    () => undefined,
+    () => undefined,
+  );
+  session.lastPut.set(gid, settled);
+  void settled.then(() => {
+    if (session.lastPut.get(gid) === settled) session.lastPut.delete(gid);
   });
   return { edit, done };
+}
+
+/** Which edit the simulator shows `gid` at now, for the report of an edit whose change never came. */
+async function simulatorEdit(session: PipelineSession, gid: string): Promise<string> {
+  try {
+    const response = await fetch(`${session.simulator.origin}/api/1.0/tasks/${gid}?opt_fields=name`, {
+      headers: { authorization: `Bearer ${SIM_TOKEN}` },
+    });
+    const { data } = (await response.json()) as { data?: { name?: string } };
+    return `the simulator shows edit ${/ edit (\d+)$/.exec(data?.name ?? '')?.[1] ?? '?'}`;
+  } catch (error) {
+    return `the simulator did not answer: ${String(error)}`;
+  }
 }
 
 /** The compact event Asana's webhook delivers for a rename of `gid` (the shape of libs/testing's `asanaTaskEvent`). */
@@ -338,10 +366,12 @@ async function openLoopStep(
     pending = pending.filter((event) => !session.tracker.arrived(event));
   }
   if (pending.length > 0) {
-    const sample = pending.slice(0, 5).map((event) => {
-      const seen = (session.tracker.byGid.get(event.gid) ?? []).map((c) => c.edit).join(',');
-      return `${event.gid} edit ${event.edit} (changes seen with edits [${seen}])`;
-    });
+    const sample = await Promise.all(
+      pending.slice(0, 5).map(async (event) => {
+        const seen = (session.tracker.byGid.get(event.gid) ?? []).map((c) => c.edit).join(',');
+        return `${event.gid} edit ${event.edit} (changes seen with edits [${seen}]; ${await simulatorEdit(session, event.gid)})`;
+      }),
+    );
     ctx.log(`${pending.length} events of the ${rate}/s step did not reach the fanout topic, e.g. ${sample.join('; ')}`);
   }
   const cpuAfter = cpuSnapshot(session);
@@ -678,6 +708,7 @@ export default defineBenchmark<PipelineSession>({
       gids,
       nextGid: 0,
       edits: new Map(),
+      lastPut: new Map(),
       putMs: [],
       simAgent,
       ingestAgent,
