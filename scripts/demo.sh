@@ -145,7 +145,7 @@ unset 'pids[-1]' # the watcher, started last
 say "final state"
 cli status
 sim_tasks=$(curl -fsS $sim/_sim/state | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const t=JSON.parse(s).data.tasks;console.log(`${t.filter(x=>!x.deleted).length} live, ${t.filter(x=>x.deleted).length} deleted`)})')
-echo "simulator tasks: $sim_tasks (tasks that existed before the webhooks and never changed are not in Postgres: reconciliation is a later stage)"
+echo "simulator tasks: $sim_tasks (compare the projector's tasks above: the webhooks bring every change, each project's first resync the tasks that were there before)"
 curl -fsS $sim/_sim/faults | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const f=JSON.parse(s).data;console.log(`simulated Asana faults: ${f.duplicated} deliveries duplicated, ${f.reordered} held back, ${f.dropped} lost (SIM_FAULT_*_RATE)`)})'
 curl -fsS $sim/_sim/rate-limits | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s).data;console.log(`simulated Asana API: ${r.admitted} requests served, ${r.rateLimited + r.concurrencyLimited} refused with 429 (SIM_RATE_LIMIT_*)`)})'
 echo "a few of the changes downstream teams received (asana.changes.task):"
