@@ -211,6 +211,16 @@ export class FanoutEnv {
   FANOUT_BATCH_SIZE = 500;
 
   /**
+   * Relay transactions one fanout runs side by side under a backlog (one otherwise). Each claims
+   * gids no other holds, as replicas do, so one publishes to Kafka while another claims or commits.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(16)
+  FANOUT_RELAY_CONCURRENCY = 3;
+
+  /**
    * Hours a published (or discarded) outbox row is kept before the relay's retention job deletes
    * it, in bounded chunks. Unpublished and parked rows are never deleted.
    */

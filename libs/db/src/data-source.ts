@@ -20,6 +20,7 @@ import { OutboxEventTime1765195200000 } from './migrations/1765195200000-outbox-
 import { OutboxClaimIndex1765281600000 } from './migrations/1765281600000-outbox-claim-index';
 import { RelayClaim1765368000000 } from './migrations/1765368000000-relay-claim';
 import { WebhookFilters1765454400000 } from './migrations/1765454400000-webhook-filters';
+import { RelayClaimOrderedWalk1765540800000 } from './migrations/1765540800000-relay-claim-ordered-walk';
 
 export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
 export const MIGRATIONS = [
@@ -37,6 +38,7 @@ export const MIGRATIONS = [
   OutboxClaimIndex1765281600000,
   RelayClaim1765368000000,
   WebhookFilters1765454400000,
+  RelayClaimOrderedWalk1765540800000,
 ];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */

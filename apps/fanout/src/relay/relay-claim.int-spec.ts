@@ -4,7 +4,7 @@ import { Client, Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { loadAppConfig, type FanoutConfig } from '@asana-stream/config';
 import { changeTopic, type ResourceChangeMessage, type TopicNames } from '@asana-stream/contracts';
-import { createDataSource } from '@asana-stream/db';
+import { createDataSource, OUTBOX_CHANNEL } from '@asana-stream/db';
 import { AsanaStreamError } from '@asana-stream/errors';
 import { KafkaPublisher } from '@asana-stream/kafka';
 import {
@@ -332,6 +332,99 @@ describe('relay replicas claiming one backlog side by side (real database and br
     }
     expect(await drainAlongside(relay(1), 5)).toBe(ids.length);
     expect(await publishedOf(ids)).toEqual(ids);
+  });
+
+  it('walks only a slice of a burst whatever the statistics say (analysed while everything was published)', async () => {
+    // A running installation's statistics: analysed with every row published, so the planner
+    // expects next to no unpublished rows. Then a burst of 10,000 rows of 1,000 gids, not analysed.
+    const old = await backlog(200, 5);
+    await sql.query(/* sql */ `UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [old.ids]);
+    await sql.query(/* sql */ `ANALYZE outbox`);
+    const burst = await backlog(1000, 10);
+    const batch = 500;
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: Record<string, number> }] }>(
+        /* sql */ `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM relay_claim_gids($1, $2, $3)`,
+        [batch, RELAY_GID_LOCK_NAMESPACE, batch * CLAIM_WINDOW_BATCHES],
+      );
+      await client.query('ROLLBACK');
+      const plan = rows[0]['QUERY PLAN'][0].Plan;
+      // The first 500 rows are the first rows of 500 gids: one slice, all claimed.
+      expect(plan['Actual Rows']).toBe(batch);
+      // Pages touched, the function's own statements included: a slice's index entries and rows
+      // (about 600), not the burst's 10,000 rows (a scan of them all touched over 20,000).
+      const pages = plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
+      expect(pages).toBeLessThan(4 * batch);
+    } finally {
+      await client.end();
+    }
+    expect(burst.ids).toHaveLength(10_000);
+  });
+
+  it('skips a parked gid’s rows at the head without counting them toward the window', async () => {
+    const batch = 10;
+    const parkedGid = freshGid();
+    await sql.query(
+      /* sql */ `INSERT INTO outbox (gid, type, change, attempts, last_error, parked_at)
+                 VALUES ($1, 'task', '{"schema":1}', 1, 'MESSAGE_TOO_LARGE: test', now())`,
+      [parkedGid],
+    );
+    // Ten windows' worth of rows behind the parked one, then other gids' rows.
+    await insertBacklog(
+      Array.from({ length: 10 * batch * CLAIM_WINDOW_BATCHES }, () => parkedGid),
+      1,
+    );
+    const others = await backlog(batch, 1);
+    expect(await claimedGids(batch)).toEqual([...others.gids].sort());
+    await expect(relay(0).relayRound(batch)).resolves.toMatchObject({ claimed: batch, published: batch });
+    expect(await publishedOf(others.ids)).toEqual(others.ids);
+  });
+
+  it('drains a backlog with helper loops beside the leader (FANOUT_RELAY_CONCURRENCY), and only the leader claims at a trickle', async () => {
+    const own = loadAppConfig('fanout', {
+      DATABASE_URL: db.url,
+      KAFKA_TOPIC_PREFIX: names.prefix,
+      FANOUT_POLL_INTERVAL_MS: '60000',
+      FANOUT_BATCH_SIZE: '20',
+      FANOUT_RELAY_CONCURRENCY: '3',
+    });
+    const counter = inFlightCounter();
+    const pub = instrumented(publisher, { delayMs: 40 }, counter);
+    const service = new RelayOutboxService(dataSources[0], pub.publisher, names, own);
+    const rounds = jest.spyOn(service, 'relayRound');
+    const { gids, ids, idsOfGid } = await backlog(100, 6);
+    await service.onApplicationBootstrap();
+    let stopped = false;
+    try {
+      await waitFor('the backlog published', async () => (await publishedOf(ids)).length === ids.length, {
+        timeoutMs: 30_000,
+      });
+      // The helpers joined the leader: publishes overlapped, each row went once, each gid in order.
+      expect(counter.maxInFlight).toBeGreaterThanOrEqual(2);
+      expect(pub.state.sent.flat().sort((x, y) => Number(x) - Number(y))).toEqual(ids);
+      await waitFor('every row on the task topic', () => gids.every((gid) => onTopic(gid).length >= 6));
+      for (const gid of gids) expect(onTopic(gid)).toEqual(idsOfGid(gid));
+      await expectFeedInGidOrder(ids);
+
+      // A trickle: one row and its NOTIFY cost one round (the leader's), not one per loop.
+      await sleep(200);
+      const roundsBefore = rounds.mock.calls.length;
+      const single = await backlog(1, 1);
+      await sql.query(/* sql */ `SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
+      await waitFor('the single row published', async () => (await publishedOf(single.ids)).length === 1);
+      await sleep(200);
+      expect(rounds.mock.calls.length - roundsBefore).toBe(1);
+
+      const stopStarted = Date.now();
+      await service.onModuleDestroy();
+      stopped = true;
+      expect(Date.now() - stopStarted).toBeLessThan(5000);
+    } finally {
+      if (!stopped) await service.onModuleDestroy();
+    }
   });
 
   /** Relay rounds until no claimable row is left (claiming nothing while others hold gids is no end). */

@@ -1,3 +1,4 @@
+import { EventEmitter, once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Inject,
@@ -76,17 +77,22 @@ const CLAIM_GIDS = /* sql */ `SELECT DISTINCT c.gid FROM relay_claim_gids($1, $2
 
 /**
  * The unpublished rows of the locked gids, in id order: a new statement, so its snapshot is taken
- * after the locks were granted and sees everything the gid's previous holder committed.
+ * after the locks were granted and sees everything the gid's previous holder committed (a gid it
+ * parked meanwhile shows its parked row first, and `claim` leaves that gid out). The ids are
+ * chosen first and only the batch's rows are read whole: the locked gids' later rows are often
+ * many times the batch, and turning each one's change into text only to drop it cost more than
+ * the rest of the claim.
  */
 const CLAIM_ROWS = /* sql */ `
   SELECT o.id, o.gid, o.type, o.change::text AS change, o.traceparent, o.attempts,
+         o.parked_at IS NOT NULL AS parked,
          (extract(epoch FROM clock_timestamp() - o.created_at) * 1000)::float8 AS "ageMs",
          (extract(epoch FROM clock_timestamp() - o.event_at) * 1000)::float8 AS "eventAgeMs"
-  FROM outbox o
-  WHERE o.published_at IS NULL AND o.gid = ANY($1::text[])
-    AND NOT EXISTS (SELECT 1 FROM outbox p
-                    WHERE p.gid = o.gid AND p.parked_at IS NOT NULL AND p.published_at IS NULL)
-  ORDER BY o.id LIMIT $2`;
+  FROM (SELECT c.id FROM outbox c
+        WHERE c.published_at IS NULL AND c.gid = ANY($1::text[])
+        ORDER BY c.id LIMIT $2) claimed
+  JOIN outbox o ON o.id = claimed.id
+  ORDER BY o.id`;
 
 /**
  * Marks the published rows and gives them their Events API feed positions, in the order of `$1`
@@ -136,7 +142,9 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
   private readonly notifications: OutboxNotifications;
   private readonly stopping = new AbortController();
   private running = false;
-  private loop?: Promise<void>;
+  private loops: Promise<void>[] = [];
+  /** Emits `full` when a round claimed a whole batch: a backlog, which the helper loops drain too. */
+  private readonly backlog = new EventEmitter();
   private lastError: string | null = null;
 
   constructor(
@@ -153,14 +161,16 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
   async onApplicationBootstrap(): Promise<void> {
     await this.notifications.start();
     this.running = true;
-    this.loop = this.run();
+    const helpers = this.config.fanout.FANOUT_RELAY_CONCURRENCY - 1;
+    this.backlog.setMaxListeners(helpers + 1);
+    this.loops = [this.run('leader'), ...Array.from({ length: helpers }, () => this.run('helper'))];
   }
 
   async onModuleDestroy(): Promise<void> {
     this.running = false;
     this.stopping.abort();
     await this.notifications.stop();
-    await this.loop;
+    await Promise.all(this.loops);
   }
 
   async problem(): Promise<string | null> {
@@ -168,10 +178,18 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
     return this.lastError;
   }
 
-  private async run(): Promise<void> {
+  /**
+   * One relay loop. The leader waits for the projector's notifications (or polls); the helpers
+   * (`FANOUT_RELAY_CONCURRENCY` - 1) wait for a round that claimed a whole batch, and drain that
+   * backlog beside it, each claiming gids no other loop holds, until their own rounds come back
+   * short. At a steady trickle only the leader runs, so one change costs one claim. A leader whose
+   * claim found the waiting gids held by helpers hears from them once they published.
+   */
+  private async run(role: 'leader' | 'helper'): Promise<void> {
     const { FANOUT_BATCH_SIZE: batchSize, FANOUT_POLL_INTERVAL_MS: pollMs } = this.config.fanout;
     let failuresInARow = 0;
     let refusalsInARow = 0;
+    if (role === 'helper') await this.backlogAppears();
     while (this.running) {
       const seen = this.notifications.seen;
       try {
@@ -186,7 +204,11 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
           continue;
         }
         refusalsInARow = 0;
-        if (round.claimed === batchSize) continue; // a full batch: more may be waiting
+        if (round.claimed === batchSize) {
+          this.backlog.emit('full'); // more may be waiting: the idle helpers join in
+          continue;
+        }
+        if (role === 'helper' && round.published > 0) this.notifications.wake();
       } catch (error) {
         failuresInARow++;
         const failure = classifyError(error);
@@ -197,8 +219,15 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
         await this.pause(failuresInARow);
         continue;
       }
-      if (this.running) await this.notifications.wait(pollMs, seen);
+      if (!this.running) break;
+      if (role === 'leader') await this.notifications.wait(pollMs, seen);
+      else await this.backlogAppears();
     }
+  }
+
+  /** Resolves when a round claims a whole batch, or at shutdown. */
+  private async backlogAppears(): Promise<void> {
+    await once(this.backlog, 'full', { signal: this.stopping.signal }).catch(() => undefined);
   }
 
   /** Backs off after the `n`th failure in a row; ends at once on shutdown. */
@@ -293,7 +322,10 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
       limit * CLAIM_WINDOW_BATCHES,
     ]);
     if (gids.length === 0) return [];
-    return manager.query<ClaimedRow[]>(CLAIM_ROWS, [gids.map((g) => g.gid), limit]);
+    const rows = await manager.query<(ClaimedRow & { parked: boolean })[]>(CLAIM_ROWS, [gids.map((g) => g.gid), limit]);
+    // A gid parked by its previous holder since the walk saw it: it waits for an operator.
+    const parked = new Set(rows.filter((row) => row.parked).map((row) => row.gid));
+    return rows.filter((row) => !parked.has(row.gid)).map(({ parked: _parked, ...row }) => row);
   }
 
   private async record(manager: EntityManager, outcome: PublishOutcome, records: FailureRecord[]): Promise<void> {
