@@ -5,6 +5,7 @@ export * from './kafka-client';
 export * from './kafka-consumer-error.filter';
 export * from './kafka-consumer.server';
 export * from './kafka-publisher';
+export * from './key-partitioner';
 export * from './retry-policy';
 export * from './topic-admin';
 export * from './kafka-readiness.checks';

@@ -1,5 +1,6 @@
 import { context, propagation, trace, TraceFlags } from '@opentelemetry/api';
-import { Partitioners, type Message, type PartitionMetadata, type TopicMessages } from 'kafkajs';
+import type { Message, PartitionMetadata, TopicMessages } from 'kafkajs';
+import { KeyPartitioner } from './key-partitioner';
 
 /**
  * A v2 record batch's fixed part: base offset (8), length (4), leader epoch (4), magic (1), CRC (4),
@@ -97,12 +98,12 @@ export function sendBytesUpperBound(
 }
 
 // Made once: recordBatches runs for every delivery ingest receives.
-const PARTITIONER = Partitioners.DefaultPartitioner();
+const PARTITIONER = KeyPartitioner();
 const METADATA = new Map<number, PartitionMetadata[]>();
 
 /**
  * The partition KafkaPublisher's producer writes `key` to in a topic of `partitions` partitions:
- * kafkajs' default (murmur2, Java-compatible) partitioner. A gid keyed on every topic with the
+ * kafkajs' default (murmur2, Java-compatible) partitioning (`KeyPartitioner`). A gid keyed on every topic with the
  * same partition count lands on the same partition number in each, so a reader looking for one
  * gid reads that one partition.
  */
