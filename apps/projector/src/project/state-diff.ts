@@ -15,7 +15,8 @@ export function diffStates(before: AsanaResource | null, after: AsanaResource | 
     if (IGNORED_FIELDS.has(field)) continue;
     const a = from[field] ?? null;
     const b = to[field] ?? null;
-    if (!isDeepStrictEqual(a, b)) changes[field] = { from: a, to: b };
+    if (a === b || (typeof a === 'object' && typeof b === 'object' && isDeepStrictEqual(a, b))) continue;
+    changes[field] = { from: a, to: b };
   }
   return changes;
 }
