@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { RelayClaim1765368000000 } from './1765368000000-relay-claim';
 
 /**
  * `relay_claim_gids` walks the unpublished rows in id order a slice at a time. Its slice used to
@@ -73,43 +74,8 @@ export class RelayClaimOrderedWalk1765540800000 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(/* sql */ `
-      CREATE OR REPLACE FUNCTION relay_claim_gids(batch_rows integer, lock_ns integer, window_rows integer)
-      RETURNS SETOF text LANGUAGE plpgsql VOLATILE AS $fn$
-      DECLARE
-        candidate record;
-        claimed integer := 0;
-        walked integer := 0;
-        last_id bigint := 0;
-        slice_size integer;
-        slice_rows integer;
-      BEGIN
-        WHILE claimed < batch_rows AND walked < window_rows LOOP
-          slice_size := least(batch_rows, window_rows - walked);
-          slice_rows := 0;
-          FOR candidate IN
-            SELECT s.gid, count(*)::integer AS n, min(s.id) AS first_id, max(s.id) AS last_of_gid
-            FROM (
-              SELECT o.id, o.gid FROM outbox o
-              WHERE o.published_at IS NULL AND o.id > last_id
-                AND NOT EXISTS (SELECT 1 FROM outbox p
-                                WHERE p.gid = o.gid AND p.parked_at IS NOT NULL AND p.published_at IS NULL)
-              ORDER BY o.id LIMIT slice_size
-            ) s
-            GROUP BY s.gid ORDER BY first_id
-          LOOP
-            slice_rows := slice_rows + candidate.n;
-            last_id := greatest(last_id, candidate.last_of_gid);
-            IF pg_try_advisory_xact_lock(lock_ns, hashtext(candidate.gid)) THEN
-              RETURN NEXT candidate.gid;
-              claimed := claimed + candidate.n;
-              EXIT WHEN claimed >= batch_rows;
-            END IF;
-          END LOOP;
-          walked := walked + slice_rows;
-          EXIT WHEN slice_rows < slice_size;
-        END LOOP;
-      END
-      $fn$`);
+    // The walk as it was: the earlier migration's own definition.
+    await queryRunner.query(/* sql */ `DROP FUNCTION relay_claim_gids(integer, integer, integer)`);
+    await new RelayClaim1765368000000().up(queryRunner);
   }
 }
