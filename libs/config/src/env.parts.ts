@@ -213,11 +213,13 @@ export class FanoutEnv {
   /**
    * Relay transactions one fanout runs side by side under a backlog (one otherwise). Each claims
    * gids no other holds, as replicas do, so one publishes to Kafka while another claims or commits.
+   * Each holds one of the app's 10 database connections while it runs, so at most 8: the Events
+   * API and the gauges keep connections of their own.
    */
   @Type(() => Number)
   @IsInt()
   @Min(1)
-  @Max(16)
+  @Max(8)
   FANOUT_RELAY_CONCURRENCY = 3;
 
   /**

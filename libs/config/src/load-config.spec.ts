@@ -20,6 +20,14 @@ describe('loadAppConfig', () => {
     expect(config.fanout.FANOUT_BATCH_SIZE).toBe(50);
   });
 
+  it('runs 3 relay transactions side by side by default, and at most as many as leave the pool connections', () => {
+    expect(loadAppConfig('fanout', {}).fanout.FANOUT_RELAY_CONCURRENCY).toBe(3);
+    expect(loadAppConfig('fanout', { FANOUT_RELAY_CONCURRENCY: '8' }).fanout.FANOUT_RELAY_CONCURRENCY).toBe(8);
+    for (const bad of ['0', '9', '2.5', 'many']) {
+      expect(() => loadAppConfig('fanout', { FANOUT_RELAY_CONCURRENCY: bad })).toThrow(/FANOUT_RELAY_CONCURRENCY/);
+    }
+  });
+
   it('names every bad variable in one error', () => {
     let error: unknown;
     try {

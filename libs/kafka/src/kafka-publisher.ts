@@ -60,9 +60,9 @@ const DEFAULTS: Required<KafkaPublisherOptions> = {
 };
 
 // kafkajs' default (murmur2, Java-compatible) partitioning, with a faster hash (KeyPartitioner):
-// a gid maps to the same partition as it would from any other Kafka client. One request in flight: kafkajs' idempotent producer has
-// raised OUT_OF_ORDER_SEQUENCE_NUMBER with several (kafkajs#598), and the batcher sends one
-// batch at a time anyway.
+// a gid maps to the same partition as it would from any other Kafka client. One request in
+// flight: kafkajs' idempotent producer has raised OUT_OF_ORDER_SEQUENCE_NUMBER with several
+// (kafkajs#598), and the batcher sends one batch at a time anyway.
 const PRODUCER_CONFIG: ProducerConfig = {
   idempotent: true,
   maxInFlightRequests: 1,

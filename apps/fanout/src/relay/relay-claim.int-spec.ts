@@ -101,6 +101,14 @@ describe('relay replicas claiming one backlog side by side (real database and br
   let sql: Pool;
   let taskTopic: string;
 
+  /** The fanout's settings for this test's database and topics, polling only once a minute. */
+  const fanoutConfig = (settings: Record<string, string> = {}) =>
+    loadAppConfig('fanout', {
+      DATABASE_URL: db.url,
+      KAFKA_TOPIC_PREFIX: names.prefix,
+      FANOUT_POLL_INTERVAL_MS: '60000',
+      ...settings,
+    });
   const relay = (replica: number, pub: KafkaPublisher = publisher) =>
     new RelayOutboxService(dataSources[replica], pub, names, config);
 
@@ -163,11 +171,7 @@ describe('relay replicas claiming one backlog side by side (real database and br
   beforeAll(async () => {
     Logger.overrideLogger(['error']);
     [db, names] = await Promise.all([createTestDatabase(), createTestTopics()]);
-    config = loadAppConfig('fanout', {
-      DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: names.prefix,
-      FANOUT_POLL_INTERVAL_MS: '60000',
-    });
+    config = fanoutConfig();
     taskTopic = names.physical(changeTopic('task').name);
     dataSources = [0, 1, 2].map(() => createDataSource(db.url, 4));
     await Promise.all(dataSources.map((ds) => ds.initialize()));
@@ -384,13 +388,7 @@ describe('relay replicas claiming one backlog side by side (real database and br
   });
 
   it('drains a backlog with helper loops beside the leader (FANOUT_RELAY_CONCURRENCY), and only the leader claims at a trickle', async () => {
-    const own = loadAppConfig('fanout', {
-      DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: names.prefix,
-      FANOUT_POLL_INTERVAL_MS: '60000',
-      FANOUT_BATCH_SIZE: '20',
-      FANOUT_RELAY_CONCURRENCY: '3',
-    });
+    const own = fanoutConfig({ FANOUT_BATCH_SIZE: '20', FANOUT_RELAY_CONCURRENCY: '3' });
     const counter = inFlightCounter();
     const pub = instrumented(publisher, { delayMs: 40 }, counter);
     const service = new RelayOutboxService(dataSources[0], pub.publisher, names, own);

@@ -325,7 +325,7 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
     const rows = await manager.query<(ClaimedRow & { parked: boolean })[]>(CLAIM_ROWS, [gids.map((g) => g.gid), limit]);
     // A gid parked by its previous holder since the walk saw it: it waits for an operator.
     const parked = new Set(rows.filter((row) => row.parked).map((row) => row.gid));
-    return rows.filter((row) => !parked.has(row.gid)).map(({ parked: _parked, ...row }) => row);
+    return parked.size === 0 ? rows : rows.filter((row) => !parked.has(row.gid));
   }
 
   private async record(manager: EntityManager, outcome: PublishOutcome, records: FailureRecord[]): Promise<void> {
