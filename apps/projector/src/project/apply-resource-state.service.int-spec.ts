@@ -628,6 +628,69 @@ describe('ApplyResourceStateService on a real database', () => {
         }
       }
     });
+
+    it.each([
+      ['older', -500, 'applied'],
+      ['newer', 500, 'stale'],
+    ] as const)(
+      'when another transaction inserts a gid the batch read as absent (%s version), then the batch fails retriably, writes nothing, and its retry decides against that row',
+      async (_name, offset, retried) => {
+        const gid = freshGid();
+        const other = freshGid();
+        const version = T0 + 1000;
+        const writer = new Client({ connectionString: db.url });
+        await writer.connect();
+        const writerPid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+        try {
+          // The other writer's row is inserted but not committed: the batch reads nothing for the gid
+          // (no row to lock), and its upsert waits on the writer's insert.
+          await writer.query('BEGIN');
+          await writer.query(
+            /* sql */ `INSERT INTO tasks (gid, state, version, updated_at) VALUES ($1, $2, $3, now())`,
+            [gid, JSON.stringify({ gid, resource_type: 'task', name: 'Theirs' }), version + offset],
+          );
+          const applying = service.applyBatch(items([live(other, version), live(gid, version)]));
+          const failure = applying.then(
+            () => null,
+            (error: unknown) => error,
+          );
+          await waitFor(
+            "the batch's upsert waiting on the other insert",
+            async () =>
+              (
+                await observer.query(
+                  /* sql */ `SELECT 1 FROM pg_stat_activity
+                             WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
+                  [writerPid],
+                )
+              ).rowCount === 1,
+            { timeoutMs: 5000 },
+          );
+          await writer.query('COMMIT');
+          const error = classifyError(await failure);
+          expect({ code: error.code, disposition: error.disposition, details: error.details }).toEqual({
+            code: 'DATABASE_CONFLICT',
+            disposition: 'retry',
+            details: { table: 'tasks', rows: 1 },
+          });
+          expect(await taskRow(other)).toBeUndefined();
+          expect(await outboxOf(gid)).toEqual([]);
+
+          // As the transport would: the whole batch again.
+          expect(await service.applyBatch(items([live(other, version), live(gid, version)]))).toEqual([
+            'applied',
+            retried,
+          ]);
+          expect(Number((await taskRow(gid))!.version)).toBe(Math.max(version, version + offset));
+          expect((await outboxOf(gid)).map((row) => row.change.action)).toEqual(
+            retried === 'applied' ? ['updated'] : [],
+          );
+          expect((await outboxOf(other)).map((row) => row.change.action)).toEqual(['created']);
+        } finally {
+          await writer.end();
+        }
+      },
+    );
   });
 
   describe('through the consumer transport on the real broker', () => {

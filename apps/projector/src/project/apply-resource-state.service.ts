@@ -47,8 +47,9 @@ const lockSql = (table: ProjectionTable) => /* sql */ `
 /**
  * Per table: one upsert of every row the batch leaves, from one jsonb parameter (no bind-parameter
  * limit), in gid order. The version guard holds in SQL too (`decideProjection` writes only a
- * newer version), and a tombstone keeps the stored `deleted_at`. `xmax = 0` tells an inserted row
- * from an updated one, so the service notices a gid another transaction created meanwhile.
+ * newer version), and a tombstone keeps the stored `deleted_at`. It answers how many rows it
+ * inserted (`xmax = 0` tells an inserted row from an updated one), so the service notices a gid
+ * another transaction created meanwhile, without reading a row back per gid.
  */
 const upsertSql = (table: ProjectionTable) => {
   const columns = [
@@ -64,15 +65,17 @@ const upsertSql = (table: ProjectionTable) => {
     .filter((name) => name !== 'gid' && name !== 'deleted_at')
     .map((name) => `${name} = EXCLUDED.${name}`);
   return /* sql */ `
-    INSERT INTO ${table.name} AS stored (${names.join(', ')})
-    SELECT ${names.map((name) => `r.${name}`).join(', ')}
-    FROM jsonb_to_recordset($1::jsonb) AS r(${columns.map(([name, type]) => `${name} ${type}`).join(', ')})
-    ORDER BY r.gid
-    ON CONFLICT (gid) DO UPDATE SET ${updates.join(', ')},
-      deleted_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN NULL
-                        ELSE COALESCE(stored.deleted_at, EXCLUDED.deleted_at) END
-    WHERE stored.version < EXCLUDED.version
-    RETURNING gid, (xmax = 0) AS inserted`;
+    WITH written AS (
+      INSERT INTO ${table.name} AS stored (${names.join(', ')})
+      SELECT ${names.map((name) => `r.${name}`).join(', ')}
+      FROM jsonb_to_recordset($1::jsonb) AS r(${columns.map(([name, type]) => `${name} ${type}`).join(', ')})
+      ORDER BY r.gid
+      ON CONFLICT (gid) DO UPDATE SET ${updates.join(', ')},
+        deleted_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN NULL
+                          ELSE COALESCE(stored.deleted_at, EXCLUDED.deleted_at) END
+      WHERE stored.version < EXCLUDED.version
+      RETURNING (xmax = 0) AS inserted)
+    SELECT count(*)::int AS inserted FROM written WHERE inserted`;
 };
 
 /**
@@ -166,21 +169,23 @@ export class ApplyResourceStateService {
   }
 
   private async upsert(manager: EntityManager, table: ProjectionTable, rows: PlannedRow[], now: Date): Promise<void> {
+    // As text once: JSON.stringify would call a Date's toJSON for every row.
+    const updatedAt = now.toISOString();
     const records = rows.map((row) => ({
       gid: row.gid,
       state: row.state,
       version: row.version,
       deleted_at: row.deletedAt,
-      updated_at: now,
+      updated_at: updatedAt,
       ...row.columns,
     }));
-    const written = await manager.query<{ gid: string; inserted: boolean }[]>(SQL.get(table)!.upsert, [
+    const [{ inserted }] = await manager.query<[{ inserted: number }]>(SQL.get(table)!.upsert, [
       JSON.stringify(records),
     ]);
-    const inserted = new Map(written.map((row) => [row.gid, row.inserted]));
-    // Rows read were locked; only a gid absent then can have been written by another transaction
-    // since (a second replica during a rebalance). Its decision was made against nothing: redo it.
-    const raced = rows.filter((row) => inserted.get(row.gid) !== row.isNew).length;
+    // Rows read were locked, so each is updated; only a gid absent then can have been written by
+    // another transaction since (a second replica during a rebalance), and its row is then updated
+    // or left alone instead of inserted. Its decision was made against nothing: redo it.
+    const raced = rows.filter((row) => row.isNew).length - inserted;
     if (raced > 0) {
       throw new AsanaStreamError(
         'DATABASE_CONFLICT',

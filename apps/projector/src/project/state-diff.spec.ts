@@ -36,6 +36,42 @@ describe('diffStates', () => {
     expect(diffStates({ gid: '1', modified_at: 'a' }, { gid: '1', modified_at: 'b' })).toEqual({});
   });
 
+  it('lists every field of a first state from null, in field order, without modified_at', () => {
+    const changes = diffStates(null, {
+      resource_type: 'task',
+      gid: '1',
+      name: 'a',
+      assignee: { gid: '5' },
+      notes: null,
+      modified_at: 'b',
+    });
+    expect(changes).toEqual({
+      assignee: { from: null, to: { gid: '5' } },
+      gid: { from: null, to: '1' },
+      name: { from: null, to: 'a' },
+      resource_type: { from: null, to: 'task' },
+    });
+    expect(Object.keys(changes)).toEqual(['assignee', 'gid', 'name', 'resource_type']);
+  });
+
+  it('lists every field of a last state to null, in field order', () => {
+    const changes = diffStates({ name: 'a', gid: '1', tags: [] }, null);
+    expect(changes).toEqual({
+      gid: { from: '1', to: null },
+      name: { from: 'a', to: null },
+      tags: { from: [], to: null },
+    });
+    expect(Object.keys(changes)).toEqual(['gid', 'name', 'tags']);
+  });
+
+  it('lists the fields of both states in field order', () => {
+    expect(Object.keys(diffStates({ b: 1, d: 1, gid: '1' }, { a: 1, c: 1, gid: '1' }))).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('is empty for two absent states', () => {
+    expect(diffStates(null, null)).toEqual({});
+  });
+
   it('notices order changes inside arrays', () => {
     expect(
       diffStates(
