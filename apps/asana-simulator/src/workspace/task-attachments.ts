@@ -2,7 +2,7 @@ import { invalidRequest, unknownObject, unrecognizedId } from '../simulator.erro
 import { attachmentAdded } from './story-drafts';
 import type { TaskStories } from './task-stories';
 import type { WorkspaceContext } from './workspace-context';
-import { attachmentRef, compactEvent, nextModifiedAt, taskWatchers } from './workspace-events';
+import { attachmentRef, compactEvent, nextModifiedAt } from './workspace-events';
 import type { AttachmentRecord } from './workspace.records';
 
 export interface CreateAttachmentInput {
@@ -64,7 +64,7 @@ export class TaskAttachments {
     task.modifiedAt = nextModifiedAt(this.context.clock, task.modifiedAt);
     this.context.events.record(
       [compactEvent(task.modifiedAt, actorGid, 'deleted', attachmentRef(attachment), null)],
-      [attachment.gid, ...taskWatchers(task)],
+      [attachment.gid, ...this.context.records.watchersOf(task)],
     );
   }
 }

@@ -1,7 +1,7 @@
 import { invalidRequest, SimulatorError, unknownObject } from '../simulator.errors';
 import { comment, type StoryDraft } from './story-drafts';
 import type { WorkspaceContext } from './workspace-context';
-import { compactEvent, nextModifiedAt, storyRef, taskRef, taskWatchers } from './workspace-events';
+import { compactEvent, nextModifiedAt, storyRef, taskRef } from './workspace-events';
 import type { StoryRecord, TaskRecord } from './workspace.records';
 
 export interface CreateCommentInput {
@@ -81,7 +81,7 @@ export class TaskStories {
     const story = this.record(task, draft, task.modifiedAt, actorGid);
     this.context.events.record(
       [compactEvent(story.createdAt, actorGid, 'added', storyRef(story), taskRef(task))],
-      [story.gid, ...taskWatchers(task)],
+      [story.gid, ...this.context.records.watchersOf(task)],
     );
     return story;
   }
@@ -102,7 +102,7 @@ export class TaskStories {
     task.modifiedAt = nextModifiedAt(this.context.clock, task.modifiedAt);
     this.context.events.record(
       [compactEvent(task.modifiedAt, actorGid, 'removed', storyRef(story), taskRef(task))],
-      [story.gid, ...taskWatchers(task)],
+      [story.gid, ...this.context.records.watchersOf(task)],
     );
   }
 }

@@ -13,6 +13,8 @@ export interface WorkspaceLookup {
   findTask(gid: string): TaskRecord | undefined;
   findProject(gid: string): ProjectRecord | undefined;
   findUser(gid: string): UserRecord | undefined;
+  /** Whose webhooks the task's events reach: the task, its parent tasks, and their projects. */
+  watchersOf(task: TaskRecord): string[];
 }
 
 /**

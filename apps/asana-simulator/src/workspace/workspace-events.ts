@@ -88,10 +88,20 @@ export function attachmentRef(attachment: AttachmentRecord): AsanaResourceRef {
 }
 
 /**
- * Whose webhooks a task's events reach: the task and its projects. Also what its stories' and
+ * Whose webhooks a task's events reach: the task, its parent tasks, and the projects of each (a
+ * project webhook gets its tasks' and subtasks' events, however deep). Also what its stories' and
  * attachments' events reach besides themselves (a project webhook gets its tasks' comments).
  * Never the workspace: Asana sends no task or story events to workspace webhooks.
+ *
+ * `findTask` finds a task record whatever its state (a subtask's events still reach the projects
+ * of a parent in the trash).
  */
-export function taskWatchers(task: TaskRecord): string[] {
-  return [task.gid, ...(task.parentGid ? [task.parentGid] : []), ...task.projectGids];
+export function taskWatchers(task: TaskRecord, findTask: (gid: string) => TaskRecord | undefined): string[] {
+  const watchers = new Set<string>();
+  for (let at: TaskRecord | undefined = task; at !== undefined && !watchers.has(at.gid);) {
+    watchers.add(at.gid);
+    for (const projectGid of at.projectGids) watchers.add(projectGid);
+    at = at.parentGid ? findTask(at.parentGid) : undefined;
+  }
+  return [...watchers];
 }

@@ -147,6 +147,24 @@ describe('WorkspaceService', () => {
     expect(recorded[1].watchers).toEqual([project.gid, workspace.workspace.gid]);
   });
 
+  it("sends a subtask's events, and its comments', to it, its parent tasks and each one's projects, even with a parent in the trash", () => {
+    const { workspace, recorded, task, project, me } = setup();
+    const sub = workspace.createSubtask(task.gid, { name: 'Sub' }, me.gid);
+    const subSub = workspace.createSubtask(sub.gid, { name: 'Sub sub' }, me.gid);
+    workspace.updateTask(subSub.gid, { name: 'Renamed' }, me.gid);
+    const comment = workspace.stories.addComment(subSub.gid, { text: 'Hi' }, me.gid);
+    workspace.deleteTask(task.gid, me.gid);
+    workspace.deleteTask(subSub.gid, me.gid);
+    expect(recorded.map(({ event, watchers }) => [event.action, event.resource.gid, watchers])).toEqual([
+      ['added', sub.gid, [sub.gid, task.gid, project.gid]],
+      ['added', subSub.gid, [subSub.gid, sub.gid, task.gid, project.gid]],
+      ['changed', subSub.gid, [subSub.gid, sub.gid, task.gid, project.gid]],
+      ['added', comment.gid, [comment.gid, subSub.gid, sub.gid, task.gid, project.gid]],
+      ['deleted', task.gid, [task.gid, project.gid]],
+      ['deleted', subSub.gid, [subSub.gid, sub.gid, task.gid, project.gid]],
+    ]);
+  });
+
   it('records project create, rename, delete and undelete like tasks, and 404s a trashed project', () => {
     const { workspace, events, me } = setup();
     const project = workspace.createProject({ name: 'P', team: workspace.team.gid }, me.gid);

@@ -186,6 +186,11 @@ export class WorkspaceService implements WorkspaceLookup {
     return this.projects.get(gid);
   }
 
+  /** Whose webhooks the task's events reach (`taskWatchers`). */
+  watchersOf(task: TaskRecord): string[] {
+    return taskWatchers(task, (gid) => this.tasks.get(gid));
+  }
+
   /** Every task the project ever held, in order, trashed ones included (see `ProjectRecord.taskGids`). */
   projectTaskHistory(projectGid: string): TaskRecord[] {
     return this.getProject(projectGid).taskGids.map((gid) => this.tasks.get(gid) as TaskRecord);
@@ -228,7 +233,7 @@ export class WorkspaceService implements WorkspaceLookup {
         : [{ gid: this.workspace.gid, resource_type: 'workspace' }];
     this.events.record(
       parents.map((parent) => compactEvent(task.modifiedAt, actorGid, 'added', taskRef(task), parent)),
-      taskWatchers(task),
+      this.watchersOf(task),
     );
     return task;
   }
@@ -253,7 +258,7 @@ export class WorkspaceService implements WorkspaceLookup {
     parent.subtaskGids = [...(parent.subtaskGids ?? []), task.gid];
     this.events.record(
       [compactEvent(task.modifiedAt, actorGid, 'added', taskRef(task), taskRef(parent))],
-      taskWatchers(task),
+      this.watchersOf(task),
     );
     return task;
   }
@@ -304,7 +309,7 @@ export class WorkspaceService implements WorkspaceLookup {
       task.completedByGid = task.completed ? actorGid : null;
     }
     for (const story of stories) this.stories.record(task, story, task.modifiedAt, actorGid);
-    this.emitChanges(task.modifiedAt, actorGid, taskRef(task), changes, taskWatchers(task));
+    this.emitChanges(task.modifiedAt, actorGid, taskRef(task), changes, this.watchersOf(task));
     return task;
   }
 
@@ -312,7 +317,10 @@ export class WorkspaceService implements WorkspaceLookup {
     const task = this.getTask(gid);
     task.deleted = true;
     task.modifiedAt = nextModifiedAt(this.clock, task.modifiedAt);
-    this.events.record([compactEvent(task.modifiedAt, actorGid, 'deleted', taskRef(task), null)], taskWatchers(task));
+    this.events.record(
+      [compactEvent(task.modifiedAt, actorGid, 'deleted', taskRef(task), null)],
+      this.watchersOf(task),
+    );
   }
 
   /** Restores a task from the trash (Asana's UI can, its public API cannot). */
@@ -322,7 +330,10 @@ export class WorkspaceService implements WorkspaceLookup {
     if (!task.deleted) throw invalidRequest(`task ${gid} is not in the trash`);
     task.deleted = false;
     task.modifiedAt = nextModifiedAt(this.clock, task.modifiedAt);
-    this.events.record([compactEvent(task.modifiedAt, actorGid, 'undeleted', taskRef(task), null)], taskWatchers(task));
+    this.events.record(
+      [compactEvent(task.modifiedAt, actorGid, 'undeleted', taskRef(task), null)],
+      this.watchersOf(task),
+    );
     return task;
   }
 
