@@ -1,5 +1,5 @@
 import { AsanaStreamError, classifyError } from '@asana-stream/errors';
-import { AsanaApiError, asanaErrorForStatus } from './asana-api.errors';
+import { AsanaApiError, asanaErrorForStatus, isNotVisible, nullIfNotVisible } from './asana-api.errors';
 
 describe('asanaErrorForStatus', () => {
   it.each([
@@ -57,5 +57,31 @@ describe('AsanaApiError', () => {
     expect(new AsanaApiError('UNAVAILABLE', 'GET /tasks/1: fetch failed', null, true, null, { cause }).cause).toBe(
       cause,
     );
+  });
+});
+
+describe('isNotVisible and nullIfNotVisible', () => {
+  const gone = [404, 403].map((status) => asanaErrorForStatus(status, 'gone', null));
+  const others = [
+    asanaErrorForStatus(429, 'slow down', '1'),
+    asanaErrorForStatus(400, 'bad', null),
+    asanaErrorForStatus(401, 'who', null),
+    asanaErrorForStatus(503, 'down', null),
+    new AsanaStreamError('NOT_VISIBLE', 'not from Asana'),
+    new Error('NOT_VISIBLE'),
+    'NOT_VISIBLE',
+    null,
+  ];
+
+  it('knows a 404 or 403 from Asana, and nothing else', () => {
+    expect(gone.map(isNotVisible)).toEqual([true, true]);
+    expect(others.map(isNotVisible)).toEqual(others.map(() => false));
+  });
+
+  it("gives the call's value, null for an object Asana no longer shows, and rejects with any other failure", async () => {
+    await expect(nullIfNotVisible(Promise.resolve({ gid: '1' }))).resolves.toEqual({ gid: '1' });
+    for (const error of gone) await expect(nullIfNotVisible(Promise.reject(error))).resolves.toBeNull();
+    const failures = others.filter((error) => error instanceof Error);
+    for (const error of failures) await expect(nullIfNotVisible(Promise.reject(error))).rejects.toBe(error);
   });
 });

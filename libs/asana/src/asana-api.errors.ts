@@ -37,6 +37,21 @@ export class AsanaApiError extends AsanaStreamError {
   }
 }
 
+/** Whether `error` is Asana saying the object is gone or out of reach (404, or 403): as good as deleted. */
+export function isNotVisible(error: unknown): error is AsanaApiError {
+  return error instanceof AsanaApiError && error.code === 'NOT_VISIBLE';
+}
+
+/** What `call` resolves to, or null when Asana no longer shows the object (`isNotVisible`); other failures reject. */
+export async function nullIfNotVisible<T>(call: Promise<T>): Promise<T | null> {
+  try {
+    return await call;
+  } catch (error) {
+    if (isNotVisible(error)) return null;
+    throw error;
+  }
+}
+
 /** Classifies an HTTP failure from Asana, per Asana's documented status codes. */
 export function asanaErrorForStatus(status: number, message: string, retryAfter: string | null): AsanaApiError {
   if (status === 404 || status === 403) return new AsanaApiError('NOT_VISIBLE', message, status);

@@ -1,5 +1,5 @@
 import secureJson from 'secure-json-parse';
-import { abortedError, AsanaApiError, asanaErrorForStatus } from './asana-api.errors';
+import { abortedError, AsanaApiError, asanaErrorForStatus, nullIfNotVisible } from './asana-api.errors';
 import type { AsanaEvent, AsanaResource, AsanaWebhook, AsanaWebhookCompact, AsanaWebhookFilter } from './types';
 
 export interface AsanaClientOptions {
@@ -230,19 +230,10 @@ export class AsanaClient {
    * `delivery_retry_count`, `failure_deletion_timestamp`), or null once Asana deleted it (404).
    */
   async getWebhook(gid: string, { signal }: AsanaCallOptions = {}): Promise<AsanaWebhook | null> {
-    try {
-      const body = await this.request<{ data: AsanaWebhook }>(
-        'GET',
-        `/webhooks/${encodeURIComponent(gid)}`,
-        undefined,
-        undefined,
-        signal,
-      );
-      return body.data;
-    } catch (error) {
-      if (error instanceof AsanaApiError && error.code === 'NOT_VISIBLE') return null;
-      throw error;
-    }
+    const body = await nullIfNotVisible(
+      this.request<{ data: AsanaWebhook }>('GET', `/webhooks/${encodeURIComponent(gid)}`, undefined, undefined, signal),
+    );
+    return body?.data ?? null;
   }
 
   /** Every webhook of a workspace (`GET /webhooks?workspace=`, compact, all pages). */

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import {
   AsanaApiError,
   AsanaClient,
+  isNotVisible,
   registerWebhook,
   WebhookRegistrationError,
   type AsanaWebhookFilter,
@@ -237,7 +238,7 @@ async function deleteInAsana(asana: AsanaClient, webhookGid: string): Promise<vo
   try {
     await asana.deleteWebhook(webhookGid);
   } catch (error) {
-    if (error instanceof AsanaApiError && error.code === 'NOT_VISIBLE') return;
+    if (isNotVisible(error)) return;
     throw new CliFailure(`Asana did not delete webhook ${webhookGid}: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AsanaApiError, AsanaClient, type AsanaResource, type WhileWaiting } from '@asana-stream/asana';
+import { AsanaClient, nullIfNotVisible, type AsanaResource, type WhileWaiting } from '@asana-stream/asana';
 import { TOPICS, TopicNames, type AsanaEventEnvelope, type ResourceStateMessage } from '@asana-stream/contracts';
 import { jsonMessage, KafkaPublisher } from '@asana-stream/kafka';
 import { causesOf, earliestEventAt } from './coalesce-events';
@@ -99,13 +99,9 @@ export class EnrichEventService {
     // does not report its requests leaves the time before the whole fetch, earlier and as safe.
     let requestedAt = new Date();
     const onRequest = () => void (requestedAt = new Date());
-    let fetched: AsanaResource | null;
-    try {
-      fetched = await this.asana.getResource(type, gid, OPT_FIELDS[type], { ...options, onRequest });
-    } catch (error) {
-      if (!(error instanceof AsanaApiError) || error.code !== 'NOT_VISIBLE') throw error;
-      fetched = null;
-    }
+    const fetched: AsanaResource | null = await nullIfNotVisible(
+      this.asana.getResource(type, gid, OPT_FIELDS[type], { ...options, onRequest }),
+    );
     const fetchedAt = new Date();
     const events = envelopes.map(({ event }) => event);
     const eventAt = earliestEventAt(events);

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { DataSource } from 'typeorm';
-import { AsanaApiError, AsanaClient } from '@asana-stream/asana';
+import { AsanaApiError, AsanaClient, nullIfNotVisible } from '@asana-stream/asana';
 import { APP_CONFIG, type EnricherConfig } from '@asana-stream/config';
 import { TOPICS, TopicNames } from '@asana-stream/contracts';
 import { recordDivergences, resolveDivergences, type DivergenceFinder } from '@asana-stream/db';
@@ -330,14 +330,9 @@ export class ResyncService extends ReconcilerLoop {
 
   /** A resource with the resync's fields; null when Asana no longer shows it (404/403). */
   private fetchOrNull(type: string, gid: string, purpose: 'resync' | 'sweep', signal: AbortSignal) {
-    return this.paced(
-      (cancel) => this.asana.getResource(type, gid, RESYNC_OPT_FIELDS, { signal: cancel }),
-      purpose,
-      signal,
-    ).catch((error: unknown) => {
-      if (error instanceof AsanaApiError && error.code === 'NOT_VISIBLE') return null;
-      throw error;
-    });
+    return nullIfNotVisible(
+      this.paced((cancel) => this.asana.getResource(type, gid, RESYNC_OPT_FIELDS, { signal: cancel }), purpose, signal),
+    );
   }
 
   /** Records the repairs' divergences, then publishes their events (keyed by resource gid). */
