@@ -21,6 +21,7 @@ import { OutboxClaimIndex1765281600000 } from './migrations/1765281600000-outbox
 import { RelayClaim1765368000000 } from './migrations/1765368000000-relay-claim';
 import { WebhookFilters1765454400000 } from './migrations/1765454400000-webhook-filters';
 import { RelayClaimOrderedWalk1765540800000 } from './migrations/1765540800000-relay-claim-ordered-walk';
+import { OutboxChangeJson1765627200000 } from './migrations/1765627200000-outbox-change-json';
 
 export const ENTITIES = [TaskEntity, ProjectEntity, ResourceEntity, OutboxEntity, SubscriptionEntity];
 export const MIGRATIONS = [
@@ -39,6 +40,7 @@ export const MIGRATIONS = [
   RelayClaim1765368000000,
   WebhookFilters1765454400000,
   RelayClaimOrderedWalk1765540800000,
+  OutboxChangeJson1765627200000,
 ];
 
 /** TypeORM options for asana-stream's database: schema only through migrations, never `synchronize`. */

@@ -225,8 +225,8 @@ async function outboxChanges(db: LookupDatabase, gid: string, limit: number): Pr
     }[]
   >(
     /* sql */ `SELECT id, type, change->>'action' AS action, change->>'version' AS version,
-                      ARRAY(SELECT jsonb_object_keys(CASE WHEN jsonb_typeof(change->'changes') = 'object'
-                                                          THEN change->'changes' ELSE '{}'::jsonb END) ORDER BY 1) AS fields,
+                      ARRAY(SELECT DISTINCT json_object_keys(CASE WHEN json_typeof(change->'changes') = 'object'
+                                                                 THEN change->'changes' ELSE '{}'::json END) ORDER BY 1) AS fields,
                       created_at, published_at, parked_at, attempts, last_error, traceparent
                FROM outbox WHERE gid = $1 ORDER BY id DESC LIMIT $2`,
     [gid, limit],

@@ -44,7 +44,7 @@ interface RawRow {
  * One statement, so the head and the rows come from one snapshot: positions are handed out in
  * commit order (see the events-feed migration), so every position up to the head that still
  * exists is among the rows this snapshot can see. Each row carries the head (a read with no
- * change returns one row of nulls with it), and the changes come as the text Postgres prints:
+ * change returns one row of nulls with it), and the changes come as the text stored (`json`):
  * no aggregate to build and parse again, nothing to re-serialise. The head is read by scalar
  * subqueries over a one-row VALUES, not a join with `events_feed`: the planner takes a never
  * analysed table for 1,540 rows, and a join's estimate that large crossed Postgres' JIT threshold

@@ -2,7 +2,7 @@ import type { Message } from 'kafkajs';
 import { matchingRoutes, type RoutableChange, type Route } from '@asana-stream/contracts';
 import { AsanaStreamError, classifyError, dispositionOf, safeText } from '@asana-stream/errors';
 
-/** An outbox row as the relay claims it: `change` as Postgres prints the jsonb, not parsed. */
+/** An outbox row as the relay claims it: `change` as the JSON text stored (`json`), not parsed. */
 export interface ClaimedRow {
   id: string;
   gid: string;
@@ -49,7 +49,7 @@ export type PublishRows = (rows: ClaimedRow[]) => Promise<void>;
 
 /**
  * The change message as Kafka carries it: the stored change with `changeId` (the row's id) added.
- * Spliced into the JSON text Postgres printed, so a row is never parsed and serialised again.
+ * Spliced into the stored JSON text, so a row is never parsed and serialised again.
  */
 export function changeValue(change: string, id: string): string {
   if (!/^\d+$/.test(id)) throw new AsanaStreamError('INTERNAL', 'an outbox id that is not an integer');

@@ -80,15 +80,15 @@ const upsertSql = (table: ProjectionTable) => {
 
 /**
  * The batch's changes in one insert, in decision order (identity ids follow it), and one NOTIFY
- * for the transaction. `$1`: a jsonb array of `{seq, gid, type, change, traceparent, eventAt}`; `$2`: the
+ * for the transaction. `$1`: a JSON array of `{seq, gid, type, change, traceparent, eventAt}`; `$2`: the
  * channel. Exported for the relay benchmark, which writes the outbox as the projector does.
  */
 export const OUTBOX_SQL = /* sql */ `
   WITH written AS (
     INSERT INTO outbox (gid, type, change, traceparent, event_at)
     SELECT c.gid, c.type, c.change, c.traceparent, c."eventAt"
-    FROM jsonb_to_recordset($1::jsonb)
-      AS c(seq integer, gid text, type text, change jsonb, traceparent text, "eventAt" timestamptz)
+    FROM json_to_recordset($1::json)
+      AS c(seq integer, gid text, type text, change json, traceparent text, "eventAt" timestamptz)
     ORDER BY c.seq
     RETURNING id)
   SELECT count(*)::int AS written, pg_notify($2, '') FROM written`;

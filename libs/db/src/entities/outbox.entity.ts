@@ -24,8 +24,8 @@ export class OutboxEntity {
   @Column({ type: 'text' })
   type!: string;
 
-  /** The change message without its `changeId`, which is this row's id. */
-  @Column({ type: 'jsonb' })
+  /** The change message without its `changeId`, which is this row's id; `json`: the text as written. */
+  @Column({ type: 'json' })
   change!: Omit<ResourceChangeMessage, 'changeId'>;
 
   /** W3C trace context of the transaction that wrote the row, so the relay continues the trace. */
