@@ -11,7 +11,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * field order) instead of Postgres' printing of the jsonb.
  *
  * The column change rewrites the table under an exclusive lock: the outbox holds what the
- * retention job kept (`FANOUT_RETENTION_*`), and the apps wait for it like for any migration.
+ * retention job kept (`FANOUT_RETENTION_HOURS` of published rows), and the apps wait for it
+ * like for any migration.
  */
 export class OutboxChangeJson1765627200000 implements MigrationInterface {
   name = 'OutboxChangeJson1765627200000';
