@@ -52,7 +52,7 @@ export function envHelp(app: AppName, summary: string): string {
     '',
     'Environment (default):',
     ...rows,
-    '  OTEL_EXPORTER_OTLP_ENDPOINT  unset: traces are not exported; set it to export OTLP/HTTP',
+    '  OTEL_EXPORTER_OTLP_ENDPOINT  unset: no tracing at all; set it to trace and export OTLP/HTTP',
     '  OTEL_SERVICE_NAME, OTEL_*    the OpenTelemetry SDK reads its standard variables',
     '',
     'Health: GET /health/live and GET /health/ready on PORT.',

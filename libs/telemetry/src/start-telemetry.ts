@@ -27,26 +27,38 @@ const UNTRACED_PATHS = /^\/(health|metrics)(\/|\?|$)/;
  * which is why each app's `main.ts` imports its telemetry bootstrap first.
  *
  * Spans are exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-specific
- * variable) is set; otherwise nothing is exported, but trace context still propagates.
+ * variable) is set (`exportsTraces`). Otherwise the SDK starts no tracer provider: no span is
+ * recorded, no trace begins, and only a `traceparent` that arrived in a Kafka header or an outbox
+ * row is passed on. The instrumentations are then not installed either: they would record nothing
+ * and cost ingest a fifth of its throughput under load (`npm run bench -- ingest`).
  */
 export function startTelemetry({ serviceName, env }: TelemetryOptions): void {
   if (sdk) return;
-  const exporting = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const exporting = exportsTraces(env);
   sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? serviceName,
     ...(exporting ? {} : { spanProcessors: [] }),
     metricReaders: [],
     logRecordProcessors: [],
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.test(request.url ?? ''),
-      }),
-      new NestInstrumentation(),
-      new PgInstrumentation({ requireParentSpan: true }),
-      new UndiciInstrumentation(),
-    ],
+    instrumentations: exporting ? tracingInstrumentations() : [],
   });
   sdk.start();
+}
+
+/** Whether the environment names an OTLP endpoint for traces: only then are spans made and exported. */
+export function exportsTraces(env: Record<string, string | undefined>): boolean {
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+function tracingInstrumentations() {
+  return [
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.test(request.url ?? ''),
+    }),
+    new NestInstrumentation(),
+    new PgInstrumentation({ requireParentSpan: true }),
+    new UndiciInstrumentation(),
+  ];
 }
 
 /** Flushes and stops the SDK; spans still buffered are exported first. */
