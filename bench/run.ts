@@ -6,8 +6,9 @@ import { format, resolveConfig } from 'prettier';
 import type { Benchmark, BenchContext, BenchOptions, Installation } from './lib/benchmark';
 import { createInstallation } from './lib/installation';
 import { describeCommit, describeMachine } from './lib/machine';
+import { OtlpSink } from './lib/otlp-sink';
 import { repoRoot } from './lib/paths';
-import { readAllResults, writeResults, type BenchResults } from './lib/results';
+import { readAllResults, RESULTS_DIR, writeResults, type BenchResults } from './lib/results';
 import { renderResults, replaceGenerated } from './lib/report';
 import { summariseFigure, type RunSample } from './lib/stats';
 
@@ -40,6 +41,7 @@ interface CliOptions {
   drainTimeout?: number;
   ref?: string;
   cpuProf?: boolean;
+  traced?: boolean;
   docs: boolean;
 }
 
@@ -53,6 +55,7 @@ function benchOptions(cli: CliOptions): BenchOptions {
     messages: cli.messages ?? (quick ? 10_000 : 100_000),
     drainTimeoutS: cli.drainTimeout ?? (quick ? 60 : 180),
     cpuProfile: cli.cpuProf ?? false,
+    traced: cli.traced ?? false,
   };
 }
 
@@ -110,6 +113,11 @@ async function main(): Promise<void> {
       "measure that commit's apps and libs instead of the work tree's (the benchmarks stay the work tree's)",
     )
     .option('--cpu-prof', "the apps under test write V8 CPU profiles (.cpuprofile) into the run's log folder")
+    .option(
+      '--traced',
+      'the apps trace and export their spans over OTLP/HTTP (to a sink in this process), as deployed with ' +
+        'OTEL_EXPORTER_OTLP_ENDPOINT; results go to bench/results/traced/, docs/benchmarks.md is left alone',
+    )
     .option('--no-docs', 'do not rewrite docs/benchmarks.md')
     .addHelpText(
       'after',
@@ -150,6 +158,12 @@ async function main(): Promise<void> {
   log(`machine: ${machine}`);
 
   const global = new Cleanups();
+  const sink = options.traced ? new OtlpSink() : undefined;
+  const otlpEndpoint = await sink?.start();
+  if (sink) {
+    global.add('OTLP sink', () => sink.stop());
+    log(`traced: the apps export their spans to ${otlpEndpoint}`);
+  }
   let installation: Promise<Installation> | undefined;
   let interrupted = false;
   let current: Cleanups | undefined;
@@ -180,12 +194,10 @@ async function main(): Promise<void> {
         logDir,
         log: (message) => log(`${benchmark.name}: ${message}`),
         installation: () => {
-          installation ??= createInstallation({
-            prefix,
-            brokers,
-            postgresServerUrl: serverUrl.toString(),
-            logDir,
-          }).then((created) => {
+          installation ??= createInstallation(
+            { prefix, brokers, postgresServerUrl: serverUrl.toString(), logDir },
+            otlpEndpoint,
+          ).then((created) => {
             global.add('installation', () => created.remove());
             log(`installation ready: database ${new URL(created.databaseUrl).pathname.slice(1)}, topics ${prefix}*`);
             return created;
@@ -217,7 +229,8 @@ async function main(): Promise<void> {
           options: { ...options, ...(cli.ref ? { ref: cli.ref } : {}) },
           figures: benchmark.figures.map((figure) => summariseFigure(figure, samples.get(figure.name)!)),
         };
-        log(`${benchmark.name}: wrote ${writeResults(results)}`);
+        if (sink) log(`${benchmark.name}: the OTLP sink has received ${sink.exports} trace exports so far`);
+        log(`${benchmark.name}: wrote ${writeResults(results, sink ? join(RESULTS_DIR, 'traced') : RESULTS_DIR)}`);
         written.push(results);
       } catch (error) {
         failed++;
@@ -233,7 +246,7 @@ async function main(): Promise<void> {
   }
   if (interrupted) return;
 
-  if (cli.docs) {
+  if (cli.docs && !options.traced) {
     const docPath = join(repoRoot(), 'docs/benchmarks.md');
     const { results, invalid } = readAllResults();
     let document = '# Benchmarks\n';

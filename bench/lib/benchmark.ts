@@ -17,6 +17,8 @@ export interface BenchOptions {
   drainTimeoutS: number;
   /** Whether the apps a benchmark starts write V8 CPU profiles (`--cpu-prof`) into its log folder. */
   cpuProfile: boolean;
+  /** Whether the apps trace and export their spans (`--traced`), as with `OTEL_EXPORTER_OTLP_ENDPOINT` set. */
+  traced: boolean;
 }
 
 /** An asana-stream installation of this invocation: a database and the topology's topics, both of the bench. */

@@ -12,6 +12,8 @@ const CLI = 'apps/cli/src/main.js';
  */
 export async function createInstallation(
   ctx: Pick<BenchContext, 'prefix' | 'brokers' | 'postgresServerUrl' | 'logDir'>,
+  /** Where the apps export their spans (`--traced`); without it they make none, as deployed without one. */
+  otlpEndpoint?: string,
 ): Promise<Installation & { remove(): Promise<void> }> {
   const database = `asana_stream_${ctx.prefix.replace(/[^a-z0-9]/gi, '_').replace(/_+$/, '')}`;
   const url = new URL(ctx.postgresServerUrl);
@@ -22,6 +24,7 @@ export async function createInstallation(
     KAFKA_TOPIC_PREFIX: ctx.prefix,
     // ingest encrypts the handshake secrets it stores; a key of the run's own does, as in production.
     WEBHOOK_SECRET_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    ...(otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint } : {}),
   };
   const cli = (name: string, ...args: string[]) =>
     runToCompletion({ name, entry: CLI, args, env, logDir: ctx.logDir }, 120_000);
