@@ -56,6 +56,13 @@ function benchOptions(cli: CliOptions): BenchOptions {
     drainTimeoutS: cli.drainTimeout ?? (quick ? 60 : 180),
     cpuProfile: cli.cpuProf ?? false,
     traced: cli.traced ?? false,
+    ...(cli.traced && process.env.OTEL_TRACES_SAMPLER
+      ? {
+          tracesSampler: [process.env.OTEL_TRACES_SAMPLER, process.env.OTEL_TRACES_SAMPLER_ARG]
+            .filter(Boolean)
+            .join(':'),
+        }
+      : {}),
   };
 }
 
@@ -116,7 +123,8 @@ async function main(): Promise<void> {
     .option(
       '--traced',
       'the apps trace and export their spans over OTLP/HTTP (to a sink in this process), as deployed with ' +
-        'OTEL_EXPORTER_OTLP_ENDPOINT; results go to bench/results/traced/, docs/benchmarks.md is left alone',
+        'OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_TRACES_SAMPLER[_ARG] when set here); results go to ' +
+        'bench/results/traced/, docs/benchmarks.md is left alone',
     )
     .option('--no-docs', 'do not rewrite docs/benchmarks.md')
     .addHelpText(
@@ -162,7 +170,10 @@ async function main(): Promise<void> {
   const otlpEndpoint = await sink?.start();
   if (sink) {
     global.add('OTLP sink', () => sink.stop());
-    log(`traced: the apps export their spans to ${otlpEndpoint}`);
+    log(
+      `traced: the apps export their spans to ${otlpEndpoint}` +
+        (options.tracesSampler ? `, sampler ${options.tracesSampler}` : ''),
+    );
   }
   let installation: Promise<Installation> | undefined;
   let interrupted = false;

@@ -19,6 +19,8 @@ export interface BenchOptions {
   cpuProfile: boolean;
   /** Whether the apps trace and export their spans (`--traced`), as with `OTEL_EXPORTER_OTLP_ENDPOINT` set. */
   traced: boolean;
+  /** With `traced`: the sampler the apps were given (`OTEL_TRACES_SAMPLER[:ARG]` of the bench's environment). */
+  tracesSampler?: string;
 }
 
 /** An asana-stream installation of this invocation: a database and the topology's topics, both of the bench. */

@@ -24,7 +24,7 @@ export async function createInstallation(
     KAFKA_TOPIC_PREFIX: ctx.prefix,
     // ingest encrypts the handshake secrets it stores; a key of the run's own does, as in production.
     WEBHOOK_SECRET_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-    ...(otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint } : {}),
+    ...(otlpEndpoint ? { ...samplerSettings(process.env), OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint } : {}),
   };
   const cli = (name: string, ...args: string[]) =>
     runToCompletion({ name, entry: CLI, args, env, logDir: ctx.logDir }, 120_000);
@@ -35,4 +35,10 @@ export async function createInstallation(
     env,
     remove: () => cli('cli-reset', 'reset', '--yes'),
   };
+}
+
+/** `OTEL_TRACES_SAMPLER` and its argument from the bench's environment, for a traced run to try a sampler. */
+function samplerSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+  const names = ['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'] as const;
+  return Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
 }
