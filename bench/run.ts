@@ -240,7 +240,10 @@ async function main(): Promise<void> {
           options: { ...options, ...(cli.ref ? { ref: cli.ref } : {}) },
           figures: benchmark.figures.map((figure) => summariseFigure(figure, samples.get(figure.name)!)),
         };
-        if (sink) log(`${benchmark.name}: the OTLP sink has received ${sink.exports} trace exports so far`);
+        if (sink) {
+          const megabytes = (sink.bytes / 1e6).toFixed(1);
+          log(`${benchmark.name}: the OTLP sink has received ${sink.exports} trace exports (${megabytes} MB) so far`);
+        }
         log(`${benchmark.name}: wrote ${writeResults(results, sink ? join(RESULTS_DIR, 'traced') : RESULTS_DIR)}`);
         written.push(results);
       } catch (error) {
