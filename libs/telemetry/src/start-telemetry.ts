@@ -30,7 +30,7 @@ const UNTRACED_PATHS = /^\/(health|metrics)(\/|\?|$)/;
  * variable) is set (`exportsTraces`). Otherwise the SDK starts no tracer provider: no span is
  * recorded, no trace begins, and only a `traceparent` that arrived in a Kafka header or an outbox
  * row is passed on. The instrumentations are then not installed either: they would record nothing
- * and cost ingest a fifth of its throughput under load (`npm run bench -- ingest`).
+ * and cost ingest about a quarter of its throughput under load (`npm run bench -- ingest`).
  */
 export function startTelemetry({ serviceName, env }: TelemetryOptions): void {
   if (sdk) return;
