@@ -30,7 +30,7 @@ const PROBE = /* js */ `
 async function probe(env: Record<string, string>) {
   const { stdout } = await promisify(execFile)(process.execPath, ['-e', PROBE, BUILT], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env,
     timeout: 30_000,
   });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, boolean>;
