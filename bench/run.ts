@@ -6,7 +6,7 @@ import { format, resolveConfig } from 'prettier';
 import type { Benchmark, BenchContext, BenchOptions, Installation } from './lib/benchmark';
 import { createInstallation } from './lib/installation';
 import { describeCommit, describeMachine } from './lib/machine';
-import { OtlpSink } from './lib/otlp-sink';
+import { OtlpSink, samplerSettings } from './lib/otlp-sink';
 import { repoRoot } from './lib/paths';
 import { readAllResults, RESULTS_DIR, writeResults, type BenchResults } from './lib/results';
 import { renderResults, replaceGenerated } from './lib/report';
@@ -47,6 +47,7 @@ interface CliOptions {
 
 function benchOptions(cli: CliOptions): BenchOptions {
   const quick = cli.quick ?? false;
+  const sampler = samplerSettings(process.env);
   return {
     runs: cli.runs ?? (quick ? 1 : 3),
     quick,
@@ -56,13 +57,7 @@ function benchOptions(cli: CliOptions): BenchOptions {
     drainTimeoutS: cli.drainTimeout ?? (quick ? 60 : 180),
     cpuProfile: cli.cpuProf ?? false,
     traced: cli.traced ?? false,
-    ...(cli.traced && process.env.OTEL_TRACES_SAMPLER
-      ? {
-          tracesSampler: [process.env.OTEL_TRACES_SAMPLER, process.env.OTEL_TRACES_SAMPLER_ARG]
-            .filter(Boolean)
-            .join(':'),
-        }
-      : {}),
+    ...(cli.traced && sampler.OTEL_TRACES_SAMPLER ? { tracesSampler: Object.values(sampler).join(':') } : {}),
   };
 }
 
@@ -167,11 +162,12 @@ async function main(): Promise<void> {
 
   const global = new Cleanups();
   const sink = options.traced ? new OtlpSink() : undefined;
-  const otlpEndpoint = await sink?.start();
+  const appEnv: Record<string, string> = {};
   if (sink) {
+    Object.assign(appEnv, samplerSettings(process.env), { OTEL_EXPORTER_OTLP_ENDPOINT: await sink.start() });
     global.add('OTLP sink', () => sink.stop());
     log(
-      `traced: the apps export their spans to ${otlpEndpoint}` +
+      `traced: the apps export their spans to ${appEnv.OTEL_EXPORTER_OTLP_ENDPOINT}` +
         (options.tracesSampler ? `, sampler ${options.tracesSampler}` : ''),
     );
   }
@@ -207,7 +203,7 @@ async function main(): Promise<void> {
         installation: () => {
           installation ??= createInstallation(
             { prefix, brokers, postgresServerUrl: serverUrl.toString(), logDir },
-            otlpEndpoint,
+            appEnv,
           ).then((created) => {
             global.add('installation', () => created.remove());
             log(`installation ready: database ${new URL(created.databaseUrl).pathname.slice(1)}, topics ${prefix}*`);

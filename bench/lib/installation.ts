@@ -12,8 +12,8 @@ const CLI = 'apps/cli/src/main.js';
  */
 export async function createInstallation(
   ctx: Pick<BenchContext, 'prefix' | 'brokers' | 'postgresServerUrl' | 'logDir'>,
-  /** Where the apps export their spans (`--traced`); without it they make none, as deployed without one. */
-  otlpEndpoint?: string,
+  /** More variables for the installation's apps (`--traced`: where they export their spans). */
+  appEnv: Record<string, string> = {},
 ): Promise<Installation & { remove(): Promise<void> }> {
   const database = `asana_stream_${ctx.prefix.replace(/[^a-z0-9]/gi, '_').replace(/_+$/, '')}`;
   const url = new URL(ctx.postgresServerUrl);
@@ -24,7 +24,7 @@ export async function createInstallation(
     KAFKA_TOPIC_PREFIX: ctx.prefix,
     // ingest encrypts the handshake secrets it stores; a key of the run's own does, as in production.
     WEBHOOK_SECRET_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-    ...(otlpEndpoint ? { ...samplerSettings(process.env), OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint } : {}),
+    ...appEnv,
   };
   const cli = (name: string, ...args: string[]) =>
     runToCompletion({ name, entry: CLI, args, env, logDir: ctx.logDir }, 120_000);
@@ -35,10 +35,4 @@ export async function createInstallation(
     env,
     remove: () => cli('cli-reset', 'reset', '--yes'),
   };
-}
-
-/** `OTEL_TRACES_SAMPLER` and its argument from the bench's environment, for a traced run to try a sampler. */
-function samplerSettings(env: NodeJS.ProcessEnv): Record<string, string> {
-  const names = ['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'] as const;
-  return Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
 }

@@ -16,9 +16,12 @@ export class OtlpSink {
   /** Listens on a free port; resolves with the endpoint to give as `OTEL_EXPORTER_OTLP_ENDPOINT`. */
   async start(): Promise<string> {
     const server = createServer((request, response) => {
-      request.on('data', (chunk: Buffer) => (this.bytes += chunk.length));
+      const traces = request.url === '/v1/traces';
+      request.on('data', (chunk: Buffer) => {
+        if (traces) this.bytes += chunk.length;
+      });
       request.on('end', () => {
-        if (request.url === '/v1/traces') this.exports += 1;
+        if (traces) this.exports += 1;
         response.writeHead(200).end();
       });
     });
@@ -35,4 +38,10 @@ export class OtlpSink {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** `OTEL_TRACES_SAMPLER` and its argument from `env` (the bench's), for a traced run to try a sampler. */
+export function samplerSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+  const names = ['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'] as const;
+  return Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
 }
