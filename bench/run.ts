@@ -45,9 +45,9 @@ interface CliOptions {
   docs: boolean;
 }
 
-function benchOptions(cli: CliOptions): BenchOptions {
+/** `sampler`: the bench's `OTEL_TRACES_SAMPLER[_ARG]`, which a traced run passes on to the apps. */
+function benchOptions(cli: CliOptions, sampler: Record<string, string>): BenchOptions {
   const quick = cli.quick ?? false;
-  const sampler = samplerSettings(process.env);
   return {
     runs: cli.runs ?? (quick ? 1 : 3),
     quick,
@@ -141,7 +141,8 @@ async function main(): Promise<void> {
   if (unknown.length > 0)
     program.error(`unknown benchmark: ${unknown.join(', ')} (known: ${benchmarks.map((b) => b.name).join(', ')})`);
   const selected = names.length ? benchmarks.filter((b) => names.includes(b.name)) : benchmarks;
-  const options = benchOptions(cli);
+  const sampler = samplerSettings(process.env);
+  const options = benchOptions(cli, sampler);
   // bench/bench.sh builds the commit's apps and libs; run without it, --ref would be a false label.
   if ((cli.ref ?? '') !== (process.env.BENCH_REF ?? '')) program.error('--ref works through `npm run bench` only');
 
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
   const sink = options.traced ? new OtlpSink() : undefined;
   const appEnv: Record<string, string> = {};
   if (sink) {
-    Object.assign(appEnv, samplerSettings(process.env), { OTEL_EXPORTER_OTLP_ENDPOINT: await sink.start() });
+    Object.assign(appEnv, sampler, { OTEL_EXPORTER_OTLP_ENDPOINT: await sink.start() });
     global.add('OTLP sink', () => sink.stop());
     log(
       `traced: the apps export their spans to ${appEnv.OTEL_EXPORTER_OTLP_ENDPOINT}` +
