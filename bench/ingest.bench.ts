@@ -13,6 +13,7 @@ import {
   type OpenLoopResult,
 } from './lib/http-load';
 import { benchKafka, idempotentProducer } from './lib/kafka';
+import { readCpuSeconds } from './lib/proc';
 import { freePort, NodeProcess } from './lib/processes';
 import { round, type RunSample } from './lib/stats';
 import { subscribeThroughHandshake } from './lib/subscription';
@@ -31,6 +32,13 @@ const CONCURRENT_BUDGET_MS = 1000;
 interface Server {
   name: 'ingest' | 'no-op';
   origin: string;
+  pid: number;
+}
+
+/** A closed-loop maximum rate, with the CPU time the server spent per answered request. */
+interface ServerMaxRate extends MaxRateResult {
+  /** The server process's CPU (user + system) per 2xx answer, in microseconds; steadier than rates on a shared machine. */
+  cpuUsPerRequest?: number;
 }
 
 interface IngestSession {
@@ -63,7 +71,8 @@ async function startServer(
   }).start();
   ctx.onCleanup(() => child.stop());
   await child.ready(`${origin}/health/ready`);
-  return { name, origin };
+  if (child.pid === undefined) throw new Error(`${name} has no pid`);
+  return { name, origin, pid: child.pid };
 }
 
 /** A subscription made through ingest's handshake (bench/lib/subscription.ts). */
@@ -96,10 +105,24 @@ async function sendBatchRate(
   return { rate: sent / seconds, sent, seconds };
 }
 
+/** `measureMaxRate` against `server`, counting the server's CPU time over the measurement. */
+async function measureServerMaxRate(
+  server: Server,
+  requests: LoadRequest[],
+  options: { connections: number; durationS: number },
+): Promise<ServerMaxRate> {
+  const cpuBefore = readCpuSeconds(server.pid);
+  const result = await measureMaxRate(server.origin, requests, options);
+  const cpuAfter = readCpuSeconds(server.pid);
+  if (cpuBefore === undefined || cpuAfter === undefined || result.ok === 0) return result;
+  return { ...result, cpuUsPerRequest: ((cpuAfter - cpuBefore) * 1e6) / result.ok };
+}
+
 const failures = (r: { non2xx: number; errors: number; timeouts?: number }) =>
   `${r.non2xx} non-2xx, ${r.errors} errors${r.timeouts ? `, ${r.timeouts} timeouts` : ''}`;
-const maxRateDetail = (r: MaxRateResult) =>
-  `${round(r.rate)}/s (${r.ok} answered 2xx in ${r.durationS} s; ${failures(r)})`;
+const maxRateDetail = (r: ServerMaxRate) =>
+  `${round(r.rate)}/s (${r.ok} answered 2xx in ${r.durationS} s; ${failures(r)}` +
+  `${r.cpuUsPerRequest === undefined ? '' : `; ${Math.round(r.cpuUsPerRequest)} µs of its CPU each`})`;
 const latencyDetail = (r: OpenLoopResult | BurstResult) =>
   `p50 ${r.latency.p50} ms, p90 ${r.latency.p90} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms (${r.ok} 2xx; ${failures(r)})`;
 
@@ -177,10 +200,10 @@ export default defineBenchmark<IngestSession>({
     // Alternate which server goes first, so a drift of the machine does not favour one side.
     const servers = run % 2 === 0 ? [noop, ingest] : [ingest, noop];
 
-    const maxRate = new Map<Server, MaxRateResult>();
+    const maxRate = new Map<Server, ServerMaxRate>();
     for (const server of servers) {
       await measureMaxRate(server.origin, oneEvent, { connections: CONNECTIONS, durationS: warmupS });
-      maxRate.set(server, await measureMaxRate(server.origin, oneEvent, { connections: CONNECTIONS, durationS }));
+      maxRate.set(server, await measureServerMaxRate(server, oneEvent, { connections: CONNECTIONS, durationS }));
       ctx.log(`max rate, 1-event deliveries, ${server.name}: ${maxRateDetail(maxRate.get(server)!)}`);
     }
 
@@ -197,7 +220,7 @@ export default defineBenchmark<IngestSession>({
     }
 
     await measureMaxRate(ingest.origin, tenEvent, { connections: CONNECTIONS, durationS: warmupS });
-    const tenEventRate = await measureMaxRate(ingest.origin, tenEvent, { connections: CONNECTIONS, durationS });
+    const tenEventRate = await measureServerMaxRate(ingest, tenEvent, { connections: CONNECTIONS, durationS });
     ctx.log(`max rate, 10-event deliveries, ingest: ${maxRateDetail(tenEventRate)}`);
     await sendBatchRate(session.producer, session.eventsTopic, session.tenEventMessages, warmupS);
     const sendBatch = await sendBatchRate(session.producer, session.eventsTopic, session.tenEventMessages, durationS);
