@@ -19,6 +19,9 @@ const CONNECTIONS_CHECKING_INTERVAL_MS = 500;
  */
 export function configureIngestApp(app: NestExpressApplication, config: IngestConfig): void {
   const { INGEST_REQUEST_TIMEOUT_MS: requestTimeoutMs, INGEST_MAX_BODY_BYTES } = config.ingest;
+  // Asana reads the status only: no ETag (a SHA-1 of every answer) and no X-Powered-By.
+  app.set('etag', false);
+  app.disable('x-powered-by');
   app.use('/webhooks', stampArrival);
   // Counts each answer by outcome and times it from here (asana_stream_ingest_deliveries_total).
   app.use('/webhooks', measureDelivery);

@@ -186,6 +186,9 @@ describe('WebhooksController with the real IngestModule, database and broker', (
       expect(await offsets()).toEqual({ ...before, events: before.events + 3, deliveries: before.deliveries + 1 });
       const { deliveryId } = response.body as { deliveryId: string };
       expect(response.body).toEqual({ deliveryId, eventCount: 3 });
+      // Nothing Asana does not read: no ETag computed over the answer, no X-Powered-By.
+      expect(response.headers.etag).toBeUndefined();
+      expect(response.headers['x-powered-by']).toBeUndefined();
 
       await waitFor(
         'the delivery and its events',
