@@ -431,7 +431,8 @@ describe('KafkaConsumerServer on a real broker', () => {
 
     await waitFor('readiness to report the halt', () => server.readinessProblem()?.includes('halted: UNAUTHORIZED'));
     // The other gids of its batch go on. 4003, on partition 1, goes on too when kafkajs fetched it with
-    // the halted batch; fetched later, it waits for the halt like every partition of the broker.
+    // the halted batch; fetched later, it waits for the halt (kafkajs fetches again only once every
+    // batch of its last fetch has ended).
     await waitFor('the other gids of its batch', () => handled.includes('4001') && handled.includes('4002'));
     // The metrics say the same: halted, not ready, the halted message tried again and again.
     const gauge = async (name: string, labels: Record<string, string>) =>
