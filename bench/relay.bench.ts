@@ -10,7 +10,7 @@ import { OUTBOX_CHANNEL } from '@asana-stream/db';
 // The relay's own pure message builder (bench/ is outside test/architecture's import rules), so
 // the baselines send byte for byte the keys and values the relay makes of the same rows.
 import { changeMessage, type ClaimedRow } from '../apps/fanout/src/relay/relay-batch';
-import { OUTBOX_SQL } from '../apps/projector/src/project/apply-resource-state.service';
+import { writeOutbox } from '../apps/projector/src/project/outbox-copy';
 import { benchEvent, benchGid } from './lib/asana-deliveries';
 import { defineBenchmark, type BenchContext } from './lib/benchmark';
 import { connectedAdminAndProducer, endOffsetTotal } from './lib/kafka';
@@ -110,7 +110,7 @@ export async function insertTransaction(pool: Pool, changes: OutboxInsert[]): Pr
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query(OUTBOX_SQL, [JSON.stringify(changes.map((c, seq) => ({ seq, ...c }))), OUTBOX_CHANNEL]);
+    await writeOutbox(client, changes, OUTBOX_CHANNEL);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -137,6 +137,24 @@ describe('ApplyResourceStateService on a real database', () => {
     );
   });
 
+  it('keeps text exactly in the outbox, whatever COPY escapes or JSON quotes (backslashes, tabs, newlines, quotes, \\N)', async () => {
+    const gid = freshGid();
+    const name = 'tab\there\nnew line\r\\N back\\slash "quoted" \\u0041 é 🚀';
+    const message = live(gid, T0, { name, notes: '\\' });
+
+    await expect(service.apply(message)).resolves.toBe('applied');
+
+    const [row] = await outboxOf(gid);
+    expect(row.change.state).toEqual(message.state);
+    expect(row.change.changes.name).toEqual({ from: null, to: name });
+    // The stored JSON is the JSON of the change, character for character.
+    const { rows } = await observer.query<{ text: string }>(
+      /* sql */ `SELECT change::text AS text FROM outbox WHERE id = $1`,
+      [row.id],
+    );
+    expect(rows[0].text).toBe(JSON.stringify(row.change));
+  });
+
   describe('given no row for the gid', () => {
     it('when a live task state arrives, then it creates the row with its query columns and one created change', async () => {
       const gid = freshGid();
@@ -528,25 +546,30 @@ describe('ApplyResourceStateService on a real database', () => {
         isolation: 'READ COMMITTED',
         work: (manager: EntityManager) => Promise<unknown>,
       ) => Promise<unknown>;
-      // The batch's own connection is terminated by the server just before the outbox insert.
+      // The batch's own connection is terminated by the server just before the outbox COPY, after
+      // the rows were upserted: the service reaches the connection through its query runner.
+      const terminatingBeforeCopy = (client: Client): Client =>
+        new Proxy(client, {
+          get(target, property, receiver) {
+            if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
+            return (query: unknown, ...rest: unknown[]): unknown => {
+              if (typeof query === 'string') return (target.query as (...args: unknown[]) => unknown)(query, ...rest);
+              // A COPY stream: the server ends the session first, then the stream meets a dead connection.
+              void target.query(`SELECT pg_terminate_backend(pg_backend_pid())`).catch(() => undefined);
+              return (target.query as (...args: unknown[]) => unknown)(query, ...rest);
+            };
+          },
+        });
       const spy = jest.spyOn(dataSource, 'transaction').mockImplementationOnce(((
         isolation: 'READ COMMITTED',
         work: (manager: EntityManager) => Promise<unknown>,
       ) =>
-        transaction(isolation, (manager) =>
-          work(
-            new Proxy(manager, {
-              get(target, property, receiver) {
-                if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
-                return async (sql: string, parameters?: unknown[]): Promise<unknown> => {
-                  if (sql.includes('INSERT INTO outbox'))
-                    await target.query(`SELECT pg_terminate_backend(pg_backend_pid())`);
-                  return target.query<unknown>(sql, parameters);
-                };
-              },
-            }),
-          ),
-        )) as unknown as DataSource['transaction']);
+        transaction(isolation, (manager) => {
+          const runner = manager.queryRunner!;
+          const connect = runner.connect.bind(runner);
+          runner.connect = async () => terminatingBeforeCopy((await connect()) as Client);
+          return work(manager);
+        })) as unknown as DataSource['transaction']);
       let failure: unknown;
       try {
         await service.applyBatch(batch).catch((error: unknown) => (failure = error));

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { ClientBase } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AsanaResource } from '@asana-stream/asana';
 import type { ResourceStateMessage } from '@asana-stream/contracts';
@@ -7,6 +8,7 @@ import { AsanaStreamError } from '@asana-stream/errors';
 import { secondsSince } from '@asana-stream/metrics';
 import { currentTraceparent } from '@asana-stream/telemetry';
 import { rejectionOf } from './check-state-message';
+import { writeOutbox } from './outbox-copy';
 import {
   gidsByTable,
   planProjection,
@@ -78,28 +80,13 @@ const upsertSql = (table: ProjectionTable) => {
     SELECT count(*)::int AS inserted FROM written WHERE inserted`;
 };
 
-/**
- * The batch's changes in one insert, in decision order (identity ids follow it), and one NOTIFY
- * for the transaction. `$1`: a JSON array of `{seq, gid, type, change, traceparent, eventAt}`; `$2`: the
- * channel. Exported for the relay benchmark, which writes the outbox as the projector does.
- */
-export const OUTBOX_SQL = /* sql */ `
-  WITH written AS (
-    INSERT INTO outbox (gid, type, change, traceparent, event_at)
-    SELECT c.gid, c.type, c.change, c.traceparent, c."eventAt"
-    FROM json_to_recordset($1::json)
-      AS c(seq integer, gid text, type text, change json, traceparent text, "eventAt" timestamptz)
-    ORDER BY c.seq
-    RETURNING id)
-  SELECT count(*)::int AS written, pg_notify($2, '') FROM written`;
-
 const SQL = new Map(PROJECTION_TABLES.map((table) => [table, { lock: lockSql(table), upsert: upsertSql(table) }]));
 
 /**
  * Applies batches of state messages to the projection, each in one transaction: the batch's rows
  * are locked and read (one statement per table), every message is decided by the version guard
  * in offset order (a gid's later message sees what its earlier one left), then each table gets
- * one multi-row upsert and the outbox one multi-row insert of the changes, with one NOTIFY. The
+ * one multi-row upsert and the outbox one COPY of the changes, with one NOTIFY. The
  * rows and their changes commit together or not at all.
  *
  * A message the projection cannot take (`rejectionOf`) is left out and reported as its error,
@@ -160,10 +147,7 @@ export class ApplyResourceStateService {
     const now = new Date();
     const plan = planProjection(items, (table, gid) => stored.get(`${table}/${gid}`), now);
     for (const { table, rows } of plan.writes) await this.upsert(manager, table, rows, now);
-    if (plan.changes.length > 0) {
-      const changes = plan.changes.map((change, seq) => ({ seq, ...change }));
-      await manager.query(OUTBOX_SQL, [JSON.stringify(changes), OUTBOX_CHANNEL]);
-    }
+    await writeOutbox(await connectionOf(manager), plan.changes, OUTBOX_CHANNEL);
     this.log.debug({ msg: 'state batch applied', messages: items.length, ...count(plan.outcomes) });
     return { outcomes: plan.outcomes, outboxRows: plan.changes.length };
   }
@@ -194,6 +178,12 @@ export class ApplyResourceStateService {
       );
     }
   }
+}
+
+/** The pg connection a transaction's manager runs on (TypeORM's Postgres query runner holds its pool client). */
+async function connectionOf(manager: EntityManager): Promise<ClientBase> {
+  if (!manager.queryRunner) throw new Error('applyIn runs inside a transaction: its manager has a query runner');
+  return (await manager.queryRunner.connect()) as ClientBase;
 }
 
 function count(outcomes: readonly ApplyOutcome[]): Record<string, number> {
