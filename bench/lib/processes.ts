@@ -96,11 +96,24 @@ export class NodeProcess {
     }
   }
 
-  /** SIGTERM, then SIGKILL after `timeoutMs`. */
+  /** SIGSTOP: the process holds still (its sockets stay open) until `thaw`. */
+  freeze(): void {
+    if (!this.child || !this.running) throw new Error(`${this.options.name} is not running`);
+    this.child.kill('SIGSTOP');
+  }
+
+  /** SIGCONT: a frozen process goes on where it stopped. */
+  thaw(): void {
+    if (!this.child || !this.running) throw new Error(`${this.options.name} is not running`);
+    this.child.kill('SIGCONT');
+  }
+
+  /** SIGTERM, then SIGKILL after `timeoutMs`; a frozen process is thawed to take the SIGTERM. */
   async stop(timeoutMs = 15_000): Promise<void> {
     const child = this.child;
     if (!child || !this.exited || !this.running) return;
     child.kill('SIGTERM');
+    child.kill('SIGCONT');
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     try {
       await this.exited;
