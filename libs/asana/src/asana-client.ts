@@ -1,4 +1,5 @@
 import secureJson from 'secure-json-parse';
+import { request, type Dispatcher } from 'undici';
 import { abortedError, AsanaApiError, asanaErrorForStatus, nullIfNotVisible } from './asana-api.errors';
 import type { AsanaEvent, AsanaResource, AsanaWebhook, AsanaWebhookCompact, AsanaWebhookFilter } from './types';
 
@@ -287,9 +288,11 @@ export class AsanaClient {
     for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
     if (signal?.aborted) throw abortedError(`${method} ${path}`, signal);
     const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
-    let response: Response;
+    let response: Dispatcher.ResponseData;
     try {
-      response = await fetch(url, {
+      // undici's own request API: the client fetch is built on, without the WHATWG Request,
+      // Headers, Response and stream objects around every call (about half the CPU per call).
+      response = await request(url, {
         method,
         headers: {
           authorization: `Bearer ${this.options.token}`,
@@ -303,38 +306,37 @@ export class AsanaClient {
       if (signal?.aborted) throw abortedError(`${method} ${path}`, signal);
       throw new AsanaApiError('UNAVAILABLE', `${method} ${path}: ${String(cause)}`, null, true, null, { cause });
     }
+    const status = response.statusCode;
     let text: string;
     try {
-      text = await response.text();
+      text = await response.body.text();
     } catch (cause) {
       // The body was cut off: by our signal, or by the timeout or the connection, which is an outage.
       if (signal?.aborted) throw abortedError(`${method} ${path}`, signal);
-      const message = `${method} ${path} → ${response.status}: the body was cut off: ${String(cause)}`;
-      throw new AsanaApiError('UNAVAILABLE', message, response.status, true, null, { cause });
+      const message = `${method} ${path} → ${status}: the body was cut off: ${String(cause)}`;
+      throw new AsanaApiError('UNAVAILABLE', message, status, true, null, { cause });
     }
-    if (!response.ok && !answers.includes(response.status)) {
+    if ((status < 200 || status > 299) && !answers.includes(status)) {
       throw asanaErrorForStatus(
-        response.status,
-        `${method} ${path} → ${response.status}: ${errorMessages(text)}`,
-        response.headers.get('retry-after'),
+        status,
+        `${method} ${path} → ${status}: ${errorMessages(text)}`,
+        headerValue(response.headers['retry-after']),
       );
     }
     try {
       const parsed = secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' }) as T;
-      return { status: response.status, body: parsed };
+      return { status, body: parsed };
     } catch (cause) {
-      throw new AsanaApiError(
-        'MALFORMED_RESPONSE',
-        `${method} ${path}: response is not JSON`,
-        response.status,
-        true,
-        null,
-        {
-          cause,
-        },
-      );
+      throw new AsanaApiError('MALFORMED_RESPONSE', `${method} ${path}: response is not JSON`, status, true, null, {
+        cause,
+      });
     }
   }
+}
+
+/** A response header's value; a header sent more than once counts by its first value. */
+function headerValue(value: string | string[] | undefined): string | null {
+  return (Array.isArray(value) ? value[0] : value) ?? null;
 }
 
 /** Asana's error bodies: `{"errors": [{"message": ...}]}`. */
