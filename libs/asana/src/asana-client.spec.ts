@@ -277,3 +277,41 @@ describe('AsanaClient.listSubtasks, listTaskStories and listWorkspaceProjects', 
     ]);
   });
 });
+
+describe('AsanaClient redirects', () => {
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('follows a redirect to the answer, with the token on the same origin', async () => {
+    const authorizations: (string | undefined)[] = [];
+    server = await startServer((request, response) => {
+      authorizations.push(request.headers.authorization);
+      if (request.url?.startsWith('/api/1.0/tasks/1?')) {
+        response.writeHead(301, { location: '/api/1.0/tasks/2?opt_fields=name' }).end();
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ data: { gid: '2', name: 'moved' } }));
+    });
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+
+    await expect(client.getResource('task', '1', ['name'])).resolves.toEqual({ gid: '2', name: 'moved' });
+
+    expect(server.requests).toEqual(['GET /api/1.0/tasks/1?opt_fields=name', 'GET /api/1.0/tasks/2?opt_fields=name']);
+    expect(authorizations).toEqual(['Bearer t', 'Bearer t']);
+  });
+
+  it('gives up on a redirect loop with an error, not a hang', async () => {
+    server = await startServer((request, response) => {
+      response.writeHead(302, { location: request.url }).end();
+    });
+    const client = new AsanaClient({ baseUrl: server.baseUrl, token: 't' });
+
+    await expect(client.getResource('task', '1', ['name'])).rejects.toBeInstanceOf(AsanaApiError);
+    expect(server.requests.length).toBeLessThanOrEqual(21);
+  });
+});

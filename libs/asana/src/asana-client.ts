@@ -1,5 +1,5 @@
 import secureJson from 'secure-json-parse';
-import { request, type Dispatcher } from 'undici';
+import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { abortedError, AsanaApiError, asanaErrorForStatus, nullIfNotVisible } from './asana-api.errors';
 import type { AsanaEvent, AsanaResource, AsanaWebhook, AsanaWebhookCompact, AsanaWebhookFilter } from './types';
 
@@ -11,6 +11,12 @@ export interface AsanaClientOptions {
   /** Per-request timeout. */
   timeoutMs?: number;
 }
+
+/**
+ * The agent of every call to Asana: undici's, following redirects as fetch does (at most 20; the
+ * token is not sent on to another origin), with keep-alive connections.
+ */
+const ASANA_DISPATCHER = new Agent().compose(interceptors.redirect({ maxRedirections: 20 }));
 
 /** Path segment of each resource type's `GET /{segment}/{gid}` endpoint. */
 const RESOURCE_PATHS: Record<string, string> = {
@@ -293,6 +299,7 @@ export class AsanaClient {
       // undici's own request API: the client fetch is built on, without the WHATWG Request,
       // Headers, Response and stream objects around every call (about half the CPU per call).
       response = await request(url, {
+        dispatcher: ASANA_DISPATCHER,
         method,
         headers: {
           authorization: `Bearer ${this.options.token}`,
