@@ -228,11 +228,11 @@ async function drainRate(
 }
 
 /** Resolves once the group is Stable with a member: the projector has its partitions and fetches. */
-async function groupStable(admin: Admin, groupId: string, projector: NodeProcess): Promise<number> {
+async function groupStable(admin: Admin, groupId: string, projector: NodeProcess): Promise<void> {
   const deadline = performance.now() + 60_000;
   for (;;) {
     const [group] = (await admin.describeGroups([groupId])).groups;
-    if (group?.state === 'Stable' && group.members.length > 0) return performance.now();
+    if (group?.state === 'Stable' && group.members.length > 0) return;
     if (!projector.running) throw new Error(`the projector exited; see ${projector.logFile}`);
     if (performance.now() > deadline) throw new Error(`the projector's group ${groupId} did not settle within 60 s`);
     await sleep(POLL_MS);
