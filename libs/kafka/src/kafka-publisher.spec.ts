@@ -47,4 +47,24 @@ describe('KafkaPublisher, before anything is sent', () => {
       await publisher.onApplicationShutdown();
     }
   });
+
+  it('refuses a publish whose messages for one partition would make a record batch over wholeRecordBatches', async () => {
+    const publisher = new KafkaPublisher(connectOnlyKafka(), { maxMessageBytes: 10_000 });
+    await publisher.onModuleInit();
+    try {
+      // Each message alone is far below maxMessageBytes; together, on one partition, they are not.
+      const messages = Array.from({ length: 8 }, () => ({ key: 'same gid', value: 'x'.repeat(900) }));
+      const options = { wholeRecordBatches: { maxBytes: 5000, partitions: () => 6 } };
+      await expect(publisher.publish([{ topic: 't', messages }], options)).rejects.toMatchObject({
+        code: 'MESSAGE_TOO_LARGE',
+        disposition: 'dead-letter',
+        message: expect.stringMatching(
+          /^the 8 messages of this publish for one partition of t take \d+ bytes, more than the 5000 one write accepts; nothing of this publish was sent$/,
+        ),
+        details: { topic: 't', records: 8, maxBytes: 5000 },
+      });
+    } finally {
+      await publisher.onApplicationShutdown();
+    }
+  });
 });

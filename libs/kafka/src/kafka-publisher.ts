@@ -24,7 +24,7 @@ import { secondsSince } from '@asana-stream/metrics';
 import { producerRecoveries, publishMetricsOf, requestMetrics } from './kafka-metrics';
 import { KeyPartitioner } from './key-partitioner';
 import { MicroBatcher } from './micro-batcher';
-import { recordBytes } from './record-size';
+import { recordBatchOver, recordBytes, type SizedMessage } from './record-size';
 
 /** Limits and timings of a `KafkaPublisher`; every field has a default. */
 export interface KafkaPublisherOptions {
@@ -71,10 +71,18 @@ const PRODUCER_CONFIG: ProducerConfig = {
 };
 
 /** One message on its way: the caller's message with the caller's trace context in its headers. */
-interface OutgoingMessage {
-  topic: string;
-  message: Message;
-  bytes: number;
+type OutgoingMessage = SizedMessage;
+
+/** What one publish asks for beyond the publisher's own limits. */
+export interface PublishOptions {
+  /**
+   * Refuse the whole publish, sending nothing, when its own messages for one topic partition
+   * would make a record batch over `maxBytes` (the broker's `max.message.bytes` bounds each
+   * batch, and takes a request's batches one by one: such a batch would fail alone after the
+   * others were written). `partitions(topic)`: how many partitions the topic has. The sizes are
+   * those sent, the trace headers injected here included.
+   */
+  wholeRecordBatches?: { maxBytes: number; partitions: (topic: string) => number };
 }
 
 /** The latest thing known about whether the producer can send: from a send, a connect or a probe. */
@@ -193,12 +201,12 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
   /**
    * Publishes messages to several topics; resolves once Kafka acknowledged all of them. Rejects
    * with an AsanaStreamError: MESSAGE_TOO_LARGE (dead-letter) at once, with nothing sent, when a
-   * message is over `maxMessageBytes`; otherwise the failure of the request that carried its
+   * message is over `maxMessageBytes` or a record batch over `options.wholeRecordBatches`; otherwise the failure of the request that carried its
    * messages. That failure is a retry when the publish may succeed if made again: a fenced
    * producer (replaced already) becomes KAFKA_UNAVAILABLE, and a refusal of a message in a request
    * shared with other publishes keeps its code but is made retriable, since it may be another's.
    */
-  publish(topicMessages: TopicMessages[]): Promise<void> {
+  publish(topicMessages: TopicMessages[], options: PublishOptions = {}): Promise<void> {
     if (this.state !== 'running') {
       return Promise.reject(new AsanaStreamError('KAFKA_UNAVAILABLE', 'the Kafka publisher is not running'));
     }
@@ -226,6 +234,12 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
         const stamped = { ...message, headers };
         outgoing.push({ topic, message: stamped, bytes: recordBytes(stamped) });
       }
+    }
+    const refusedBatch = this.recordBatchRefusal(outgoing, options);
+    if (refusedBatch) {
+      endSpans(spans, refusedBatch);
+      countMessages(topicMessages, 'refused');
+      return Promise.reject(refusedBatch);
     }
     const tooLarge = outgoing.find((item) => item.bytes > this.options.maxMessageBytes);
     if (tooLarge) {
@@ -258,6 +272,19 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
     const probe = await this.probe();
     const latest = this.lastSend && this.lastSend.at > probe.at ? this.lastSend : probe;
     return latest.problem;
+  }
+
+  /** MESSAGE_TOO_LARGE when `options.wholeRecordBatches` is asked for and a batch of `outgoing` would be over it. */
+  private recordBatchRefusal(outgoing: OutgoingMessage[], options: PublishOptions): AsanaStreamError | undefined {
+    const limit = options.wholeRecordBatches;
+    if (!limit) return undefined;
+    const over = recordBatchOver(outgoing, limit.partitions, limit.maxBytes);
+    if (!over) return undefined;
+    return new AsanaStreamError(
+      'MESSAGE_TOO_LARGE',
+      `the ${over.records} messages of this publish for one partition of ${over.topic} take ${over.bytes} bytes, more than the ${limit.maxBytes} one write accepts; nothing of this publish was sent`,
+      { details: { ...over, maxBytes: limit.maxBytes } },
+    );
   }
 
   /** A publish the broker would refuse as a whole, or kafkajs would fail for every caller in the batch. */

@@ -1,12 +1,10 @@
-import { context, propagation, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { Partitioners, type Message } from 'kafkajs';
-import { shutdownTelemetry, startTelemetry } from '@asana-stream/telemetry';
 import {
-  injectedTraceHeaders,
   RECORD_BATCH_HEADER_BYTES,
   recordBatches,
+  recordBatchOver,
   recordBytes,
-  sendBytesUpperBound,
+  type SizedMessage,
 } from './record-size';
 
 /** kafkajs' own encoders: what it writes to the broker. */
@@ -37,18 +35,23 @@ describe('recordBytes', () => {
     },
   );
 
-  it('counts headers added at send', () => {
-    const extra = { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` };
-    const encoded = encodeRecord({ ...messages[0], headers: extra }).buffer.length;
-    expect(recordBytes(messages[0], extra)).toBeGreaterThanOrEqual(encoded);
+  it('counts the headers added at send', () => {
+    const traced = { ...messages[0], headers: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` } };
+    const encoded = encodeRecord(traced).buffer.length;
+    expect(recordBytes(traced)).toBeGreaterThanOrEqual(encoded);
+    expect(recordBytes(traced) - encoded).toBeLessThanOrEqual(8);
   });
 });
+
+/** `messages` of `topic` with their sizes, as the publisher sends them. */
+const sized = (topic: string, list: Message[]): SizedMessage[] =>
+  list.map((message) => ({ topic, message, bytes: recordBytes(message) }));
 
 describe('recordBatches', () => {
   it('adds the batch header to its records, as kafkajs writes a batch', async () => {
     const records = messages.map((m, offsetDelta) => encodeRecord({ ...m, offsetDelta }));
     const encoded = (await encodeBatch({ records })).buffer.length;
-    const [batch] = recordBatches([{ topic: 't', messages }], () => 1);
+    const [batch] = recordBatches(sized('t', messages), () => 1);
     expect(batch.bytes).toBeGreaterThanOrEqual(encoded);
     expect(batch.bytes - RECORD_BATCH_HEADER_BYTES).toBe(messages.reduce((sum, m) => sum + recordBytes(m), 0));
   });
@@ -56,12 +59,8 @@ describe('recordBatches', () => {
   it("groups messages per topic partition as kafkajs' default partitioner places them", () => {
     const partitioner = Partitioners.DefaultPartitioner();
     const keyed = Array.from({ length: 60 }, (_, i): Message => ({ key: String(1_200_000 + i), value: 'v' }));
-    const batches = recordBatches(
-      [
-        { topic: 'events', messages: keyed },
-        { topic: 'raw', messages: [keyed[0]] },
-      ],
-      (t) => (t === 'events' ? 6 : 3),
+    const batches = recordBatches([...sized('events', keyed), ...sized('raw', [keyed[0]])], (t) =>
+      t === 'events' ? 6 : 3,
     );
     const metadata = (n: number) =>
       Array.from({ length: n }, (_, partitionId) => ({
@@ -82,56 +81,32 @@ describe('recordBatches', () => {
   });
 });
 
-describe('sendBytesUpperBound', () => {
+describe('recordBatchOver', () => {
   const keyed = (n: number, value: string): Message[] =>
     Array.from({ length: n }, (_, i) => ({ key: String(1_200_000 + i), value, headers: { h: 'x'.repeat(i) } }));
   const sends = [
-    [{ topic: 'events', messages: keyed(60, 'v') }],
-    [
-      { topic: 'events', messages: keyed(7, 'a longer value') },
-      { topic: 'raw', messages: keyed(1, 'the raw body') },
-    ],
-    [{ topic: 'one', messages: keyed(1, '') }],
+    sized('events', keyed(60, 'v')),
+    [...sized('events', keyed(7, 'a longer value')), ...sized('raw', keyed(1, 'the raw body'))],
+    sized('one', keyed(1, '')),
   ];
+  const largestOf = (send: SizedMessage[]) =>
+    recordBatches(send, () => 6).reduce((a, b) => (b.bytes > a.bytes ? b : a));
 
   it.each(sends.map((send, i) => [i, send] as const))(
-    'is at least the largest record batch of send %i, and exactly it when everything goes to one partition',
+    'names the largest record batch of send %i exactly when it is over the limit',
     (_i, send) => {
-      const headers = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
-      const largest = Math.max(...recordBatches(send, () => 6, headers).map((b) => b.bytes));
-      expect(sendBytesUpperBound(send, headers)).toBeGreaterThanOrEqual(largest);
-      const onePartition = send.length === 1 ? recordBatches(send, () => 1, headers)[0].bytes : undefined;
-      if (onePartition !== undefined) expect(sendBytesUpperBound(send, headers)).toBe(onePartition);
+      const largest = largestOf(send);
+      expect(recordBatchOver(send, () => 6, largest.bytes - 1)).toEqual(largest);
+      expect(recordBatchOver(send, () => 6, largest.bytes)).toBeUndefined();
     },
   );
 
-  it('counts only the batch header for nothing to send', () => {
-    expect(sendBytesUpperBound([])).toBe(RECORD_BATCH_HEADER_BYTES);
-  });
-});
-
-describe('injectedTraceHeaders', () => {
-  it('is empty without telemetry: nothing is injected then', () => {
-    expect(injectedTraceHeaders()).toEqual({});
-  });
-
-  describe('with the telemetry the apps start', () => {
-    beforeAll(() => startTelemetry({ serviceName: 'kafka-record-size-spec', env: {} }));
-    afterAll(() => shutdownTelemetry());
-
-    it('has a traceparent, and the trace state and baggage of the active context, as the publisher injects', () => {
-      // A client's `baggage` header reaches the context, and from there every message sent in it.
-      const baggage = propagation.createBaggage({ tenant: { value: 'x'.repeat(2000) } });
-      const incoming = trace.setSpanContext(propagation.setBaggage(ROOT_CONTEXT, baggage), {
-        traceId: 'a'.repeat(32),
-        spanId: 'b'.repeat(16),
-        traceFlags: TraceFlags.SAMPLED,
-      });
-
-      const headers = context.with(incoming, () => injectedTraceHeaders());
-
-      expect(headers.traceparent).toMatch(new RegExp(`^00-${'a'.repeat(32)}-[0-9a-f]{16}-01$`));
-      expect(headers.baggage).toHaveLength('tenant='.length + 2000);
-    });
+  it('places nothing when the whole send fits in one batch', () => {
+    const send = sends[0];
+    const total = RECORD_BATCH_HEADER_BYTES + send.reduce((sum, m) => sum + m.bytes, 0);
+    const partitions = jest.fn(() => 6);
+    expect(recordBatchOver(send, partitions, total)).toBeUndefined();
+    expect(partitions).not.toHaveBeenCalled();
+    expect(recordBatchOver([], partitions, RECORD_BATCH_HEADER_BYTES)).toBeUndefined();
   });
 });

@@ -1,5 +1,4 @@
-import { context, propagation, trace, TraceFlags } from '@opentelemetry/api';
-import type { Message, PartitionMetadata, TopicMessages } from 'kafkajs';
+import type { Message, PartitionMetadata } from 'kafkajs';
 import { KeyPartitioner } from './key-partitioner';
 
 /**
@@ -29,22 +28,30 @@ function fieldBytes(value: Buffer | string | null | undefined): number {
 }
 
 /**
- * The bytes `message` takes in an uncompressed v2 record batch, once `extraHeaders` are added
- * (the trace context injected at send). An upper bound: the timestamp and
- * offset deltas, which kafkajs fills in at send, are counted at 5 bytes each (deltas below
- * about 198 days and 2^27 records).
+ * The bytes `message` takes in an uncompressed v2 record batch, its headers included. An upper
+ * bound: the timestamp and offset deltas, which kafkajs fills in at send, are counted at 5 bytes
+ * each (deltas below about 198 days and 2^27 records).
  */
-export function recordBytes(message: Message, extraHeaders: Readonly<Record<string, string>> = {}): number {
-  const headers: [string, Buffer | string][] = [];
-  for (const [key, value] of Object.entries({ ...message.headers, ...extraHeaders })) {
-    if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) headers.push([key, one]);
-  }
+export function recordBytes(message: Message): number {
+  let headerCount = 0;
   let body = 1 /* attributes */ + 5 /* timestamp delta */ + 5; /* offset delta */
   body += fieldBytes(message.key) + fieldBytes(message.value);
-  body += varintBytes(headers.length);
-  for (const [key, value] of headers) body += fieldBytes(key) + fieldBytes(value);
+  for (const [key, value] of Object.entries(message.headers ?? {})) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) {
+      headerCount++;
+      body += fieldBytes(key) + fieldBytes(one);
+    }
+  }
+  body += varintBytes(headerCount);
   return varintBytes(body) + body;
+}
+
+/** A message on its way to a topic, with its size in a record batch (`recordBytes`, headers included). */
+export interface SizedMessage {
+  topic: string;
+  message: Message;
+  bytes: number;
 }
 
 /** One record batch a send makes: the messages for one topic partition. */
@@ -56,48 +63,46 @@ export interface RecordBatchSize {
 }
 
 /**
- * The record batches a send of `topicMessages` makes: kafkajs writes one batch per topic
- * partition, and the broker refuses a batch larger than `max.message.bytes` (while the request's
- * other batches may succeed: a partial write). Messages are placed by kafkajs' default partitioner
+ * The record batches a send of `messages` makes: kafkajs writes one batch per topic partition,
+ * and the broker refuses a batch larger than `max.message.bytes` (while the request's other
+ * batches may succeed: a partial write). Messages are placed by kafkajs' default partitioner
  * (murmur2 of the key), as KafkaPublisher's producer places them, over `partitionCount(topic)`.
  */
 export function recordBatches(
-  topicMessages: readonly TopicMessages[],
+  messages: readonly SizedMessage[],
   partitionCount: (topic: string) => number,
-  extraHeaders: Readonly<Record<string, string>> = {},
 ): RecordBatchSize[] {
   const batches = new Map<string, RecordBatchSize>();
-  for (const { topic, messages } of topicMessages) {
+  for (const { topic, message, bytes } of messages) {
     const partitionMetadata = metadataFor(partitionCount(topic));
-    for (const message of messages) {
-      const partition = PARTITIONER({ topic, partitionMetadata, message });
-      const id = `${topic}\0${partition}`;
-      const batch = batches.get(id) ?? { topic, partition, records: 0, bytes: RECORD_BATCH_HEADER_BYTES };
-      batch.records++;
-      batch.bytes += recordBytes(message, extraHeaders);
-      batches.set(id, batch);
-    }
+    const partition = PARTITIONER({ topic, partitionMetadata, message });
+    const id = `${topic}\0${partition}`;
+    const batch = batches.get(id) ?? { topic, partition, records: 0, bytes: RECORD_BATCH_HEADER_BYTES };
+    batch.records++;
+    batch.bytes += bytes;
+    batches.set(id, batch);
   }
   return [...batches.values()];
 }
 
 /**
- * An upper bound of the largest record batch a send of `topicMessages` makes: every message in
- * one batch. Costs a sum over the messages, no partitioning, so a caller checks a limit with it
- * first and needs `recordBatches` only for a send that comes near the limit.
+ * The largest record batch a send of `messages` makes, if it is larger than `maxBytes`; else
+ * undefined. Nearly every send is far below the limit even as one batch, so the messages are
+ * placed on partitions only when their sum is not.
  */
-export function sendBytesUpperBound(
-  topicMessages: readonly TopicMessages[],
-  extraHeaders: Readonly<Record<string, string>> = {},
-): number {
-  let bytes = RECORD_BATCH_HEADER_BYTES;
-  for (const { messages } of topicMessages) {
-    for (const message of messages) bytes += recordBytes(message, extraHeaders);
-  }
-  return bytes;
+export function recordBatchOver(
+  messages: readonly SizedMessage[],
+  partitionCount: (topic: string) => number,
+  maxBytes: number,
+): RecordBatchSize | undefined {
+  let total = RECORD_BATCH_HEADER_BYTES;
+  for (const { bytes } of messages) total += bytes;
+  if (total <= maxBytes) return undefined;
+  const largest = recordBatches(messages, partitionCount).reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  return largest.bytes > maxBytes ? largest : undefined;
 }
 
-// Made once: recordBatches runs for every delivery ingest receives.
+// Made once: recordBatches runs for every publish near the limit.
 const PARTITIONER = KeyPartitioner();
 const METADATA = new Map<number, PartitionMetadata[]>();
 
@@ -126,25 +131,4 @@ function partitionMetadata(partitions: number): PartitionMetadata[] {
     isr: [0],
     offlineReplicas: [],
   }));
-}
-
-/**
- * The trace headers every message sent from the active context gets at send: KafkaPublisher (as
- * the kafkajs instrumentation did) injects a producer span, a child of the active span, through
- * the global propagators. So the trace state and baggage of the active context (a client's
- * `baggage` header reaches every message, up to 8 KB) and a `traceparent` of fixed length.
- * Empty when telemetry is not started: nothing is injected then.
- */
-export function injectedTraceHeaders(): Record<string, string> {
-  const active = context.active();
-  const parent = trace.getSpanContext(active);
-  const producerSpan = trace.wrapSpanContext({
-    traceId: parent?.traceId ?? '4bf92f3577b34da6a3ce929d0e0e4736',
-    spanId: '00f067aa0ba902b7',
-    traceFlags: TraceFlags.SAMPLED,
-    traceState: parent?.traceState,
-  });
-  const carrier: Record<string, string> = {};
-  propagation.inject(trace.setSpan(active, producerSpan), carrier);
-  return carrier;
 }

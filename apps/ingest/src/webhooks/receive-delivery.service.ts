@@ -10,14 +10,8 @@ import {
   type AsanaEventEnvelope,
   type RawDeliveryRecord,
 } from '@asana-stream/contracts';
-import { classifyError } from '@asana-stream/errors';
-import {
-  injectedTraceHeaders,
-  jsonMessage,
-  KafkaPublisher,
-  recordBatches,
-  sendBytesUpperBound,
-} from '@asana-stream/kafka';
+import { classifyError, type AsanaStreamError } from '@asana-stream/errors';
+import { jsonMessage, KafkaPublisher, type PublishOptions, type RecordBatchSize } from '@asana-stream/kafka';
 import { ContactThrottle } from './contact-throttle';
 import { parseDelivery } from './delivery-body';
 import { IngestError } from './ingest.errors';
@@ -59,7 +53,8 @@ interface Received {
 export class ReceiveDeliveryService {
   private readonly log = new Logger(ReceiveDeliveryService.name);
   private readonly contacts = new ContactThrottle(CONTACT_WRITE_INTERVAL_MS);
-  private readonly partitions: ReadonlyMap<string, number>;
+  /** Every publish is refused whole (413) when a record batch of it would be over the broker's limit. */
+  private readonly publishOptions: PublishOptions;
 
   constructor(
     private readonly subscriptions: SubscriptionsRepository,
@@ -67,9 +62,15 @@ export class ReceiveDeliveryService {
     private readonly names: TopicNames,
     @Inject(APP_CONFIG) private readonly config: IngestConfig,
   ) {
-    this.partitions = new Map(
+    const partitions = new Map(
       [TOPICS.events, TOPICS.deliveries, QUARANTINE_TOPIC].map((spec) => [names.physical(spec.name), spec.partitions]),
     );
+    this.publishOptions = {
+      wholeRecordBatches: {
+        maxBytes: config.ingest.KAFKA_MAX_MESSAGE_BYTES,
+        partitions: (topic) => partitions.get(topic) ?? 1,
+      },
+    };
   }
 
   /** `deadline` (epoch ms): when the answer is due; Kafka not acknowledging by then is a 503. */
@@ -124,58 +125,53 @@ export class ReceiveDeliveryService {
         messages: envelopes.map((e) => jsonMessage(e.event.resource.gid, e)),
       });
     }
-    this.assertKafkaAccepts(topicMessages);
     await this.publish(topicMessages, deadline);
     this.recordContact(subscriptionId, envelopes.length === 0);
     return { deliveryId: received.deliveryId, eventCount: envelopes.length };
   }
 
   /**
-   * Refuses (413) a delivery Kafka would refuse, before anything is published: the broker takes
-   * a send's record batches (one per topic partition) one by one, so a batch over
-   * `max.message.bytes` would fail alone after the others were written.
-   */
-  private assertKafkaAccepts(topicMessages: TopicMessages[]): void {
-    const max = this.config.ingest.KAFKA_MAX_MESSAGE_BYTES;
-    const traceHeaders = injectedTraceHeaders();
-    // Nearly every delivery is far below the limit even as one batch: no need to place its messages.
-    if (sendBytesUpperBound(topicMessages, traceHeaders) <= max) return;
-    const batches = recordBatches(topicMessages, (topic) => this.partitions.get(topic) ?? 1, traceHeaders);
-    const largest = batches.reduce((a, b) => (b.bytes > a.bytes ? b : a));
-    if (largest.bytes <= max) return;
-    const what =
-      this.names.logical(largest.topic) === TOPICS.deliveries.name
-        ? 'its raw record takes'
-        : `its ${largest.records} events for one partition take`;
-    throw new IngestError(
-      'MESSAGE_TOO_LARGE',
-      `the delivery is too large for Kafka: ${what} ${largest.bytes} bytes, more than the ${max} one write accepts`,
-      { details: { topic: this.names.logical(largest.topic), bytes: largest.bytes, limit: max } },
-    );
-  }
-
-  /**
    * Answers 503 (so Asana retries) when Kafka has not acknowledged by the deadline or the publish
-   * failed, and 413 when Kafka (or the publisher, before sending anything) refused a message as
-   * too large: the size check above and the broker disagree, and sending it again cannot help.
+   * failed, and 413 when the delivery is too large for Kafka. The publisher refuses, before
+   * sending anything, a delivery whose messages for one partition would make a record batch over
+   * `KAFKA_MAX_MESSAGE_BYTES`: the broker takes a send's record batches one by one, so such a
+   * batch would fail alone after the others were written. When the broker still refuses one
+   * (its limit is below the setting), sending it again cannot help either: 413 too.
    */
   private async publish(topicMessages: TopicMessages[], deadline: number): Promise<void> {
     try {
       await within(
-        this.publisher.publish(topicMessages),
+        this.publisher.publish(topicMessages, this.publishOptions),
         deadline - Date.now(),
         () => new IngestError('KAFKA_UNAVAILABLE', 'Kafka did not acknowledge within the request timeout'),
       );
     } catch (cause) {
       const failure = classifyError(cause);
       if (failure.code === 'MESSAGE_TOO_LARGE' && failure.disposition === 'dead-letter') {
-        throw new IngestError('MESSAGE_TOO_LARGE', 'Kafka refused the delivery as too large', {
-          cause,
-          details: failure.details,
-        });
+        throw this.tooLarge(failure, cause);
       }
       throw new IngestError('KAFKA_UNAVAILABLE', 'the delivery could not be stored; retry later', { cause });
     }
+  }
+
+  /** The 413 of a delivery the publisher (it says which batch) or the broker refused as too large. */
+  private tooLarge(failure: AsanaStreamError, cause: unknown): IngestError {
+    const batch = failure.details as Partial<RecordBatchSize> | undefined;
+    if (batch?.topic === undefined || batch.records === undefined || batch.bytes === undefined) {
+      return new IngestError('MESSAGE_TOO_LARGE', 'Kafka refused the delivery as too large', {
+        cause,
+        details: failure.details,
+      });
+    }
+    const max = this.config.ingest.KAFKA_MAX_MESSAGE_BYTES;
+    const topic = this.names.logical(batch.topic);
+    const what =
+      topic === TOPICS.events.name ? `its ${batch.records} events for one partition take` : 'its raw record takes';
+    return new IngestError(
+      'MESSAGE_TOO_LARGE',
+      `the delivery is too large for Kafka: ${what} ${batch.bytes} bytes, more than the ${max} one write accepts`,
+      { cause, details: { topic, bytes: batch.bytes, limit: max } },
+    );
   }
 
   /**
@@ -190,9 +186,7 @@ export class ReceiveDeliveryService {
       headers: { ...metadataHeaders(received), reason: reason.slice(0, MAX_REASON_CHARS), ...received.asanaHeaders },
     };
     try {
-      const topicMessages = [{ topic, messages: [message] }];
-      this.assertKafkaAccepts(topicMessages);
-      await this.publish(topicMessages, deadline);
+      await this.publish([{ topic, messages: [message] }], deadline);
       return true;
     } catch (error) {
       const cause = error instanceof IngestError && error.cause !== undefined ? error.cause : error;
