@@ -201,10 +201,11 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
   /**
    * Publishes messages to several topics; resolves once Kafka acknowledged all of them. Rejects
    * with an AsanaStreamError: MESSAGE_TOO_LARGE (dead-letter) at once, with nothing sent, when a
-   * message is over `maxMessageBytes` or a record batch over `options.wholeRecordBatches`; otherwise the failure of the request that carried its
-   * messages. That failure is a retry when the publish may succeed if made again: a fenced
-   * producer (replaced already) becomes KAFKA_UNAVAILABLE, and a refusal of a message in a request
-   * shared with other publishes keeps its code but is made retriable, since it may be another's.
+   * message is over `maxMessageBytes` or, when asked, a record batch over
+   * `options.wholeRecordBatches`; otherwise the failure of the request that carried its messages.
+   * That failure is a retry when the publish may succeed if made again: a fenced producer
+   * (replaced already) becomes KAFKA_UNAVAILABLE, and a refusal of a message in a request shared
+   * with other publishes keeps its code but is made retriable, since it may be another's.
    */
   publish(topicMessages: TopicMessages[], options: PublishOptions = {}): Promise<void> {
     if (this.state !== 'running') {
@@ -274,7 +275,7 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
     return latest.problem;
   }
 
-  /** MESSAGE_TOO_LARGE when `options.wholeRecordBatches` is asked for and a batch of `outgoing` would be over it. */
+  /** MESSAGE_TOO_LARGE when `options.wholeRecordBatches` is set and a record batch of `outgoing` is over it. */
   private recordBatchRefusal(outgoing: OutgoingMessage[], options: PublishOptions): AsanaStreamError | undefined {
     const limit = options.wholeRecordBatches;
     if (!limit) return undefined;
