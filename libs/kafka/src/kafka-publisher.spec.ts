@@ -1,4 +1,6 @@
+import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Kafka, Producer } from 'kafkajs';
+import { shutdownTelemetry, startTelemetry } from '@asana-stream/telemetry';
 import { KafkaPublisher } from './kafka-publisher';
 
 /** A kafkajs client whose producer connects and disconnects; any other call fails the test. */
@@ -66,5 +68,29 @@ describe('KafkaPublisher, before anything is sent', () => {
     } finally {
       await publisher.onApplicationShutdown();
     }
+  });
+
+  describe('with the telemetry the apps start', () => {
+    beforeAll(() => startTelemetry({ serviceName: 'kafka-publisher-spec', env: {} }));
+    afterAll(() => shutdownTelemetry());
+
+    it("counts the trace headers it injects against wholeRecordBatches: a client's baggage reaches every message", async () => {
+      const publisher = new KafkaPublisher(connectOnlyKafka(), { maxMessageBytes: 100_000 });
+      await publisher.onModuleInit();
+      try {
+        const messages = Array.from({ length: 4 }, () => ({ key: 'same gid', value: 'x'.repeat(1000) }));
+        const options = { wholeRecordBatches: { maxBytes: 6000, partitions: () => 6 } };
+        // Without baggage the batch fits: the publish goes on to the send, which the fake fails.
+        await expect(publisher.publish([{ topic: 't', messages }], options)).rejects.toThrow('nothing was to be sent');
+        const baggage = propagation.createBaggage({ tenant: { value: 'x'.repeat(500) } });
+        const withBaggage = propagation.setBaggage(ROOT_CONTEXT, baggage);
+        // 4 × 500 bytes of baggage more: over the limit, refused before anything is sent.
+        await expect(
+          context.with(withBaggage, () => publisher.publish([{ topic: 't', messages }], options)),
+        ).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE', details: { topic: 't', records: 4, maxBytes: 6000 } });
+      } finally {
+        await publisher.onApplicationShutdown();
+      }
+    });
   });
 });
