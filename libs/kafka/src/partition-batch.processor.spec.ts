@@ -46,6 +46,7 @@ interface Setup {
   random?: number;
   abortGraceMs?: number;
   commitIntervalMs?: number;
+  decode?: TopicBinding['decode'];
 }
 
 function setup({
@@ -58,6 +59,7 @@ function setup({
   random = 0,
   abortGraceMs = 200,
   commitIntervalMs = 5000,
+  decode = (bytes) => JSON.parse(String(bytes)) as unknown,
 }: Setup) {
   const controller = new AbortController();
   const health = new ConsumerHealth({ contactTimeoutMs: 10_000, haltLogIntervalMs: 60_000 }, quiet);
@@ -69,7 +71,7 @@ function setup({
     physical: 'p.asana.events',
     handler,
     batch,
-    decode: (bytes) => JSON.parse(String(bytes)) as unknown,
+    decode,
     deadLetterTopic: deadLetters ? 'p.asana.events.dlq' : null,
   };
   const lost: unknown[] = [];
@@ -385,6 +387,25 @@ describe('PartitionBatchRun with a batch handler', () => {
     await run(batch.payload);
     expect(calls).toEqual([['A@0', 'B@1'], ['A@2']]);
     expect(batch.resolved[batch.resolved.length - 1]).toBe('2');
+  });
+
+  it('decodes a chunk at a time, just before its handler call, dead-lettering what does not decode', async () => {
+    const seen: string[] = [];
+    const { run, parked } = setup({
+      batch: true,
+      maxBatchMessages: 2,
+      decode: (bytes) => {
+        seen.push(`decode ${String(bytes)}`);
+        return JSON.parse(String(bytes)) as unknown;
+      },
+      handler: async (value) =>
+        void seen.push(`handle ${(value as ConsumedMessage[]).map((m) => m.info.offset).join(',')}`),
+    });
+    const batch = batchOf([0, 1, 2, 3, 4].map((n) => record(n, `K${n}`, n === 3 ? '{x' : String(n))));
+    await run(batch.payload);
+    expect(seen).toEqual(['decode 0', 'decode 1', 'handle 0,1', 'decode 2', 'decode {x', 'decode 4', 'handle 2,4']);
+    expect(parked.map((t) => t.messages[0].headers?.['x-dlq-source-offset'])).toEqual(['3']);
+    expect(batch.resolved[batch.resolved.length - 1]).toBe('4');
   });
 
   it('retries a batch whose failure is retriable whole', async () => {

@@ -260,19 +260,24 @@ export class PartitionBatchRun {
 
   // ---- batch handlers ---------------------------------------------------------------------------
 
+  /**
+   * Decodes a chunk's worth of messages at a time, just before the handler takes them: a fetch
+   * holds thousands per partition, and decoding them all first would leave the handler's
+   * database or broker idle while the one thread decodes, and delay every other partition.
+   */
   private async runBatches(): Promise<void> {
-    const decoded: { index: number; value: unknown }[] = [];
+    let chunk: { index: number; value: unknown }[] = [];
     for (let index = 0; index < this.messages.length; index++) {
       try {
-        decoded.push({ index, value: this.binding.decode(this.messages[index].value) });
+        chunk.push({ index, value: this.binding.decode(this.messages[index].value) });
       } catch (error) {
         if (!(await this.deadLetter(index, classifyError(error), singleFailure()))) return;
         this.done[index] = 1;
       }
-    }
-    for (let start = 0; start < decoded.length; start += this.deps.maxBatchMessages) {
-      if (this.signal.aborted) return;
-      if (!(await this.runChunk(decoded.slice(start, start + this.deps.maxBatchMessages)))) return;
+      if (chunk.length === this.deps.maxBatchMessages || (index === this.messages.length - 1 && chunk.length > 0)) {
+        if (this.signal.aborted || !(await this.runChunk(chunk))) return;
+        chunk = [];
+      }
     }
   }
 
