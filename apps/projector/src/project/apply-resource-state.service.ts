@@ -155,16 +155,19 @@ export class ApplyResourceStateService {
   private async upsert(manager: EntityManager, table: ProjectionTable, rows: PlannedRow[], now: Date): Promise<void> {
     // As text once: JSON.stringify would call a Date's toJSON for every row.
     const updatedAt = now.toISOString();
-    const records = rows.map((row) => ({
-      gid: row.gid,
-      state: row.state,
-      version: row.version,
-      deleted_at: row.deletedAt,
-      updated_at: updatedAt,
-      ...row.columns,
-    }));
+    // A row at a time, then joined: one JSON.stringify of the whole array costs V8 about twice as much.
+    const records = rows.map((row) =>
+      JSON.stringify({
+        gid: row.gid,
+        state: row.state,
+        version: row.version,
+        deleted_at: row.deletedAt,
+        updated_at: updatedAt,
+        ...row.columns,
+      }),
+    );
     const [{ inserted }] = await manager.query<[{ inserted: number }]>(SQL.get(table)!.upsert, [
-      JSON.stringify(records),
+      `[${records.join(',')}]`,
     ]);
     // Rows read were locked, so each is updated; only a gid absent then can have been written by
     // another transaction since (a second replica during a rebalance), and its row is then updated

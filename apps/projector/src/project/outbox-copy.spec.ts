@@ -1,4 +1,6 @@
-import { copyTextField, outboxCopyText, type OutboxRow } from './outbox-copy';
+import { copyTextField, outboxCopyData, type OutboxRow } from './outbox-copy';
+
+const outboxCopyText = (changes: OutboxRow[]) => outboxCopyData(changes).toString('utf8');
 
 describe('copyTextField', () => {
   it.each<[string, string | null, string]>([
@@ -17,7 +19,7 @@ describe('copyTextField', () => {
   });
 });
 
-describe('outboxCopyText', () => {
+describe('outboxCopyData', () => {
   const row = (overrides: Partial<OutboxRow> = {}): OutboxRow => ({
     gid: '1200',
     type: 'task',
@@ -60,5 +62,14 @@ describe('outboxCopyText', () => {
 
   it('is empty for no changes', () => {
     expect(outboxCopyText([])).toBe('');
+  });
+
+  it('encodes non-ASCII text as UTF-8', () => {
+    const name = 'Tâche 🚀';
+    const text = outboxCopyText([
+      row({ change: { ...row().change, state: { gid: '1200', resource_type: 'task', name } } }),
+    ]);
+    const [, , change] = text.slice(0, -1).split('\t');
+    expect((JSON.parse(change.replaceAll('\\\\', '\\')) as { state: { name: string } }).state.name).toBe(name);
   });
 });

@@ -24,14 +24,17 @@ export function copyTextField(value: string | null): string {
   return SPECIAL.test(value) ? value.replace(SPECIALS, (special) => ESCAPED[special]) : value;
 }
 
-/** The COPY text of the changes' outbox rows: one line each, in the order given. */
-export function outboxCopyText(changes: readonly OutboxRow[]): string {
-  let text = '';
-  for (const { gid, type, change, traceparent, eventAt } of changes) {
+/**
+ * The COPY data of the changes' outbox rows: one line each, in the order given, as UTF-8. Each
+ * line is encoded on its own: encoding one string of a whole batch's lines costs V8 several
+ * times as much (it flattens the concatenation first).
+ */
+export function outboxCopyData(changes: readonly OutboxRow[]): Buffer {
+  const lines = changes.map(({ gid, type, change, traceparent, eventAt }) => {
     const fields = [gid, type, JSON.stringify(change), traceparent, eventAt ?? null];
-    text += `${fields.map(copyTextField).join('\t')}\n`;
-  }
-  return text;
+    return Buffer.from(`${fields.map(copyTextField).join('\t')}\n`);
+  });
+  return Buffer.concat(lines);
 }
 
 /**
@@ -42,6 +45,6 @@ export function outboxCopyText(changes: readonly OutboxRow[]): string {
  */
 export async function writeOutbox(client: ClientBase, changes: readonly OutboxRow[], channel: string): Promise<void> {
   if (changes.length === 0) return;
-  await pipeline(Readable.from([outboxCopyText(changes)]), client.query(copyFrom(OUTBOX_COPY_SQL)));
+  await pipeline(Readable.from([outboxCopyData(changes)]), client.query(copyFrom(OUTBOX_COPY_SQL)));
   await client.query(/* sql */ `SELECT pg_notify($1, '')`, [channel]);
 }
