@@ -8,7 +8,6 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { trace, type Link } from '@opentelemetry/api';
 import type { Message } from 'kafkajs';
 import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type FanoutConfig } from '@asana-stream/config';
@@ -18,7 +17,7 @@ import { AsanaStreamError, classifyError } from '@asana-stream/errors';
 import { KafkaPublisher } from '@asana-stream/kafka';
 import { secondsSince } from '@asana-stream/metrics';
 import type { ReadinessCheck } from '@asana-stream/runtime';
-import { contextFromTraceparent, tracer } from '@asana-stream/telemetry';
+import { contextFromTraceparent, linksTo, tracer } from '@asana-stream/telemetry';
 import { batchDurations, endToEndFreshness, relayFreshness, rowOutcomes } from './fanout-metrics';
 import { RouteTable } from '../routes/route-table.service';
 import { OutboxNotifications } from './outbox-notifications';
@@ -362,15 +361,11 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
 
   /**
    * Publishes the batch inside one span: its parent is the first row's trace (the context its
-   * projector transaction wrote to `traceparent`), and it links every other row's trace.
+   * projector transaction wrote to `traceparent`), and it links the traces of the other rows (the first `MAX_SPAN_LINKS`).
    */
   private publish(rows: ClaimedRow[]): Promise<PublishOutcome> {
     const [first, ...others] = rows;
-    const links: Link[] = [];
-    for (const row of others) {
-      const linked = row.traceparent ? trace.getSpanContext(contextFromTraceparent(row.traceparent)) : undefined;
-      if (linked) links.push({ context: linked });
-    }
+    const links = linksTo(others.map((row) => row.traceparent));
     const attributes = { 'asana.outbox_rows': rows.length, 'asana.outbox_first_id': first.id, 'asana.gid': first.gid };
     return tracer.startActiveSpan(
       'outbox relay',
