@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { Client } from 'pg';
 import { repoRoot } from './paths';
+import { localBrokerPid } from './proc';
 
 const GIB = 1024 ** 3;
 
@@ -14,8 +15,8 @@ const GIB = 1024 ** 3;
 function kafkaDescription(brokers: string): string {
   const local = ['127.0.0.1:9092', 'localhost:9092'].includes(brokers);
   try {
-    if (!local) throw new Error('not the local broker');
-    const pid = readFileSync(join(repoRoot(), '.local/kafka/broker.pid'), 'utf8').trim();
+    const pid = local ? localBrokerPid() : undefined;
+    if (pid === undefined) throw new Error('not the local broker');
     const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const classpath = args[args.indexOf('-cp') + 1] ?? '';
     // The classpath names the jars, or their folder (`lib/*`).

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './paths';
 
 /** Linux clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ, 100 on every common kernel). */
 const CLOCK_TICKS_PER_S = 100;
@@ -20,6 +22,48 @@ export function readCpuSeconds(pid: number): number | undefined {
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a command line's first word is a Postgres server process: the postmaster, or a titled backend or helper. */
+export function isPostgresCommand(command: string): boolean {
+  return command === 'postgres' || command.endsWith('/postgres') || command.startsWith('postgres:');
+}
+
+/**
+ * CPU seconds used so far by every process here whose command (argv[0], which Postgres sets to
+ * a backend's title) `matches`; undefined when none does. A process that exits between two
+ * readings takes its CPU with it: read around work done by processes that stay.
+ */
+export function cpuSecondsOfProcesses(matches: (command: string) => boolean): number | undefined {
+  let total: number | undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let command: string;
+    try {
+      command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0];
+    } catch {
+      continue;
+    }
+    if (!matches(command)) continue;
+    const seconds = readCpuSeconds(Number(entry));
+    if (seconds !== undefined) total = (total ?? 0) + seconds;
+  }
+  return total;
+}
+
+/** CPU seconds used so far by the Postgres server on this machine; undefined when none runs here. */
+export function localPostgresCpuSeconds(): number | undefined {
+  return cpuSecondsOfProcesses(isPostgresCommand);
+}
+
+/** The pid of the broker scripts/kafka.sh runs, when it runs here; else undefined. */
+export function localBrokerPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(repoRoot(), '.local/kafka/broker.pid'), 'utf8').trim());
+    return readCpuSeconds(pid) === undefined ? undefined : pid;
   } catch {
     return undefined;
   }
