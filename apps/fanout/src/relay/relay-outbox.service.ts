@@ -361,7 +361,8 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
 
   /**
    * Publishes the batch inside one span: its parent is the first row's trace (the context its
-   * projector transaction wrote to `traceparent`), and it links the traces of the other rows (the first `MAX_SPAN_LINKS`).
+   * projector transaction wrote to `traceparent`), and it links the other rows' traces (at most
+   * `MAX_SPAN_LINKS`, the SDK's limit).
    */
   private publish(rows: ClaimedRow[]): Promise<PublishOutcome> {
     const [first, ...others] = rows;

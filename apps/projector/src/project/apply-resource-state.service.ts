@@ -155,7 +155,7 @@ export class ApplyResourceStateService {
   private async upsert(manager: EntityManager, table: ProjectionTable, rows: PlannedRow[], now: Date): Promise<void> {
     // As text once: JSON.stringify would call a Date's toJSON for every row.
     const updatedAt = now.toISOString();
-    // A row at a time, then joined: one JSON.stringify of the whole array costs V8 about twice as much.
+    // A row at a time, then joined: one JSON.stringify of the whole array costs V8 nearly twice as much.
     const records = rows.map((row) =>
       JSON.stringify({
         gid: row.gid,
