@@ -14,6 +14,20 @@ function connectOnlyKafka(): Kafka {
   return kafka as Kafka;
 }
 
+/** Runs `work` with a started publisher on `connectOnlyKafka`, shut down afterwards whatever happens. */
+async function withPublisher(
+  maxMessageBytes: number,
+  work: (publisher: KafkaPublisher) => Promise<void>,
+): Promise<void> {
+  const publisher = new KafkaPublisher(connectOnlyKafka(), { maxMessageBytes });
+  await publisher.onModuleInit();
+  try {
+    await work(publisher);
+  } finally {
+    await publisher.onApplicationShutdown();
+  }
+}
+
 describe('KafkaPublisher, before anything is sent', () => {
   it('refuses to publish before it was started and after it was shut down', async () => {
     const publisher = new KafkaPublisher(connectOnlyKafka());
@@ -26,9 +40,7 @@ describe('KafkaPublisher, before anything is sent', () => {
   });
 
   it('refuses, alone and at once, a publish the broker or kafkajs would fail as a whole', async () => {
-    const publisher = new KafkaPublisher(connectOnlyKafka(), { maxMessageBytes: 1000 });
-    await publisher.onModuleInit();
-    try {
+    await withPublisher(1000, async (publisher) => {
       await expect(publisher.publish([{ topic: '', messages: [{ value: '{}' }] }])).rejects.toMatchObject({
         code: 'INTERNAL',
       });
@@ -45,15 +57,11 @@ describe('KafkaPublisher, before anything is sent', () => {
         disposition: 'dead-letter',
         details: { topic: 't', maxBytes: 1000 },
       });
-    } finally {
-      await publisher.onApplicationShutdown();
-    }
+    });
   });
 
   it('refuses a publish whose messages for one partition would make a record batch over wholeRecordBatches', async () => {
-    const publisher = new KafkaPublisher(connectOnlyKafka(), { maxMessageBytes: 10_000 });
-    await publisher.onModuleInit();
-    try {
+    await withPublisher(10_000, async (publisher) => {
       // Each message alone is far below maxMessageBytes; together, on one partition, they are not.
       const messages = Array.from({ length: 8 }, () => ({ key: 'same gid', value: 'x'.repeat(900) }));
       const options = { wholeRecordBatches: { maxBytes: 5000, partitions: () => 6 } };
@@ -65,9 +73,7 @@ describe('KafkaPublisher, before anything is sent', () => {
         ),
         details: { topic: 't', records: 8, maxBytes: 5000 },
       });
-    } finally {
-      await publisher.onApplicationShutdown();
-    }
+    });
   });
 
   describe('with the telemetry the apps start', () => {
@@ -75,9 +81,7 @@ describe('KafkaPublisher, before anything is sent', () => {
     afterAll(() => shutdownTelemetry());
 
     it("counts the trace headers it injects against wholeRecordBatches: a client's baggage reaches every message", async () => {
-      const publisher = new KafkaPublisher(connectOnlyKafka(), { maxMessageBytes: 100_000 });
-      await publisher.onModuleInit();
-      try {
+      await withPublisher(100_000, async (publisher) => {
         const messages = Array.from({ length: 4 }, () => ({ key: 'same gid', value: 'x'.repeat(1000) }));
         const options = { wholeRecordBatches: { maxBytes: 6000, partitions: () => 6 } };
         // Without baggage the batch fits: the publish goes on to the send, which the fake fails.
@@ -88,9 +92,7 @@ describe('KafkaPublisher, before anything is sent', () => {
         await expect(
           context.with(withBaggage, () => publisher.publish([{ topic: 't', messages }], options)),
         ).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE', details: { topic: 't', records: 4, maxBytes: 6000 } });
-      } finally {
-        await publisher.onApplicationShutdown();
-      }
+      });
     });
   });
 });
