@@ -274,11 +274,17 @@ export class PartitionBatchRun {
         if (!(await this.deadLetter(index, classifyError(error), singleFailure()))) return;
         this.done[index] = 1;
       }
-      if (chunk.length === this.deps.maxBatchMessages || (index === this.messages.length - 1 && chunk.length > 0)) {
-        if (this.signal.aborted || !(await this.runChunk(chunk))) return;
+      if (chunk.length === this.deps.maxBatchMessages) {
+        if (!(await this.runChunkUnlessAborted(chunk))) return;
         chunk = [];
       }
     }
+    if (chunk.length > 0) await this.runChunkUnlessAborted(chunk);
+  }
+
+  /** `runChunk`, unless the run was aborted (false then: nothing more is handled). */
+  private async runChunkUnlessAborted(chunk: { index: number; value: unknown }[]): Promise<boolean> {
+    return !this.signal.aborted && (await this.runChunk(chunk));
   }
 
   /** Marks the chunk's messages done and returns true once each is handled or dead-lettered. */
