@@ -245,7 +245,7 @@ type DrainCpu = Record<'projector' | 'postgres' | 'broker', number | undefined>;
 function cpuSnapshot(projector: NodeProcess): DrainCpu {
   const broker = localBrokerPid();
   return {
-    projector: readCpuSeconds(projector.pid ?? 0),
+    projector: projector.pid === undefined ? undefined : readCpuSeconds(projector.pid),
     postgres: localPostgresCpuSeconds(),
     broker: broker === undefined ? undefined : readCpuSeconds(broker),
   };
