@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { configure } from 'safe-stable-stringify';
 import type { AsanaEvent } from './types';
 
@@ -13,5 +13,6 @@ const canonicalJson = configure({ deterministic: true, circularValue: TypeError,
 export function asanaEventId(event: AsanaEvent): string {
   const canonical = canonicalJson(event);
   if (canonical === undefined) throw new TypeError('an Asana event must be a JSON object');
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
+  // One-shot: half the CPU of createHash().update().digest() for a short input.
+  return hash('sha256', canonical, 'hex').slice(0, 32);
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Message, TopicMessages } from 'kafkajs';
 import { ASANA_HOOK_SIGNATURE_HEADER, asanaEventId, isValidAsanaSignature, type AsanaEvent } from '@asana-stream/asana';
@@ -89,7 +89,7 @@ export class ReceiveDeliveryService {
     }
     const received: Received = {
       subscriptionId,
-      deliveryId: createHash('sha256').update(rawBody).digest('hex').slice(0, 32),
+      deliveryId: hash('sha256', rawBody, 'hex').slice(0, 32),
       receivedAt: new Date().toISOString(),
       asanaHeaders: keptHeaders(headers),
     };
