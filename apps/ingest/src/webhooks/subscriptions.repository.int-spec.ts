@@ -3,10 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import request from 'supertest';
+import { signAsanaBody } from '@asana-stream/asana';
 import {
   createTestDatabase,
   createTestTopics,
   TEST_SERVER_URL,
+  testWebhookSecretCipher,
   waitFor,
   type TestDatabase,
 } from '@asana-stream/testing';
@@ -83,6 +85,46 @@ describe('the subscription lookup, with Postgres behind a proxy this test can cu
     );
 
     expect(Date.now() - deleted).toBeLessThan(CACHE_MS + 500);
+  });
+
+  it('keeps a subscription in use fresh in the background: Postgres is asked with no delivery waiting, a rotated secret is used within the TTL', async () => {
+    const id = await addSubscription(sql);
+    await deliver(app, id, HEARTBEAT).expect(200);
+
+    // With the table locked and no delivery sent, only the cache's own refresh (one query for
+    // every subscription in use: `id IN (...)`) can be found waiting on it.
+    const locker = new Client({ connectionString: db.url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE');
+      const waiting = await waitFor(
+        'the background refresh to wait on the locked table',
+        async () => {
+          const { rows } = await sql.query<{ query: string }>(/* sql */ `SELECT query FROM pg_stat_activity
+                       WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%subscriptions%'`);
+          return rows.find((row) => /"id" IN \(\$1/.test(row.query));
+        },
+        { timeoutMs: CACHE_MS * 3, intervalMs: 50 },
+      );
+      expect(waiting.query).toMatch(/FROM "subscriptions"/);
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+
+    const rotated = 'a-rotated-secret-of-this-subscription';
+    await sql.query(/* sql */ `UPDATE subscriptions SET secret = $2 WHERE id = $1`, [
+      id,
+      testWebhookSecretCipher().encrypt(id, rotated),
+    ]);
+    const changed = Date.now();
+    await waitFor(
+      'deliveries signed with the rotated secret to be accepted',
+      async () => (await deliver(app, id, HEARTBEAT, { signature: signAsanaBody(rotated, HEARTBEAT) })).status === 200,
+      { intervalMs: 50 },
+    );
+    expect(Date.now() - changed).toBeLessThan(CACHE_MS + 500);
   });
 
   it('while Postgres is unreachable, accepts known subscriptions and answers 503 for the rest, handshakes too', async () => {

@@ -1,11 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { IsNull, Not, Repository } from 'typeorm';
+import { In, IsNull, Not, Repository, type FindOperator, type FindOptionsWhere } from 'typeorm';
 import { APP_CONFIG, WebhookSecretCipher, type IngestConfig } from '@asana-stream/config';
 import { SubscriptionEntity } from '@asana-stream/db';
 import { classifyError } from '@asana-stream/errors';
 import { IngestError } from './ingest.errors';
-import { SubscriptionCache } from './subscription-cache';
+import { SubscriptionCache, type SubscriptionCacheOptions } from './subscription-cache';
 
 export type HandshakeOutcome = 'accepted' | 'unknown' | 'not-pending';
 
@@ -23,14 +23,22 @@ export interface ReceivingSubscription {
 const SERVE_STALE_FOR_MS = 10 * 60_000;
 /** Subscriptions remembered at most (a flood of unknown ids must not grow the cache without bound). */
 const MAX_CACHED = 10_000;
+/**
+ * How long after its last delivery a subscription is kept fresh in the background: its
+ * deliveries never wait for Postgres, a burst after a quiet spell included.
+ */
+const KEEP_FRESH_FOR_MS = 10 * 60_000;
 
 /**
  * Ingest's view of webhook subscriptions: secrets to verify with, handshakes, last contact.
  * Deliveries look their subscription up through a short-lived cache, so Postgres is not asked once
- * per delivery and its outage does not fail deliveries of subscriptions known just before it.
+ * per delivery and its outage does not fail deliveries of subscriptions known just before it. The
+ * subscriptions that had deliveries lately are looked up again together every half
+ * INGEST_SUBSCRIPTION_CACHE_MS, one query for all of them: their deliveries never wait for that
+ * lookup, and a deleted subscription is still refused within INGEST_SUBSCRIPTION_CACHE_MS.
  */
 @Injectable()
-export class SubscriptionsRepository {
+export class SubscriptionsRepository implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger(SubscriptionsRepository.name);
   private readonly receiving: SubscriptionCache<ReceivingSubscription>;
   /** Whether deliveries are being verified with cached subscriptions because Postgres does not answer. */
@@ -41,9 +49,10 @@ export class SubscriptionsRepository {
     @Inject(APP_CONFIG) config: IngestConfig,
     private readonly cipher: WebhookSecretCipher,
   ) {
-    this.receiving = new SubscriptionCache((id) => this.loadReceiving(id), {
+    const options: SubscriptionCacheOptions = {
       ttlMs: config.ingest.INGEST_SUBSCRIPTION_CACHE_MS,
       staleMs: SERVE_STALE_FOR_MS,
+      warmMs: KEEP_FRESH_FOR_MS,
       // Well inside the request's budget: a hung connection must leave time to answer.
       timeoutMs: Math.min(2000, Math.floor(config.ingest.INGEST_REQUEST_TIMEOUT_MS / 3)),
       maxEntries: MAX_CACHED,
@@ -59,7 +68,20 @@ export class SubscriptionsRepository {
           error: classifyError(error).toJSON(),
         });
       },
-    });
+    };
+    this.receiving = new SubscriptionCache(
+      (id) => this.loadReceiving(id),
+      options,
+      (ids) => this.loadManyReceiving(ids),
+    );
+  }
+
+  onModuleInit(): void {
+    this.receiving.startRefreshing();
+  }
+
+  onModuleDestroy(): void {
+    this.receiving.stopRefreshing();
   }
 
   /**
@@ -101,18 +123,40 @@ export class SubscriptionsRepository {
 
   private async loadReceiving(id: string): Promise<ReceivingSubscription | null> {
     const found = await this.databaseCall('the subscription could not be looked up', () =>
-      this.subscriptions.findOne({
-        select: { id: true, secret: true },
-        where: { id, secret: Not(IsNull()), status: Not('deleted') },
-      }),
+      this.subscriptions.findOne({ select: { id: true, secret: true }, where: receivingWhere(id) }),
     );
-    if (this.servingStale) {
-      this.servingStale = false;
-      this.log.log({ msg: 'postgres answers again: subscriptions are looked up afresh' });
+    this.answered();
+    return found ? this.receivingOf(found) : null;
+  }
+
+  /**
+   * The receiving subscriptions among `ids` (the cache's refresh): one query. A secret these keys
+   * cannot open fails the whole refresh: each delivery past the TTL then looks its own
+   * subscription up, and that one's answer is the 503 above.
+   */
+  private async loadManyReceiving(ids: string[]): Promise<Map<string, ReceivingSubscription>> {
+    const found = await this.subscriptions.find({ select: { id: true, secret: true }, where: receivingWhere(In(ids)) });
+    this.answered();
+    const receiving = new Map<string, ReceivingSubscription>();
+    for (const row of found) {
+      const subscription = this.receivingOf(row);
+      if (subscription) receiving.set(subscription.id, subscription);
     }
-    // Decrypted once per lookup, so the cache holds what deliveries are verified with. A secret
-    // these keys cannot open is a WebhookSecretError (CONFIG_INVALID: 503, logged as an error).
-    return found?.secret ? { id: found.id, secret: this.cipher.decrypt(found.id, found.secret) } : null;
+    return receiving;
+  }
+
+  /**
+   * Decrypted once per lookup, so the cache holds what deliveries are verified with. A secret
+   * these keys cannot open is a WebhookSecretError (CONFIG_INVALID: 503, logged as an error).
+   */
+  private receivingOf(row: Pick<SubscriptionEntity, 'id' | 'secret'>): ReceivingSubscription | null {
+    return row.secret ? { id: row.id, secret: this.cipher.decrypt(row.id, row.secret) } : null;
+  }
+
+  private answered(): void {
+    if (!this.servingStale) return;
+    this.servingStale = false;
+    this.log.log({ msg: 'postgres answers again: subscriptions are looked up afresh' });
   }
 
   /**
@@ -133,4 +177,9 @@ export class SubscriptionsRepository {
       });
     }
   }
+}
+
+/** A subscription deliveries are verified with: it has its secret and is not deleted. */
+function receivingWhere(id: string | FindOperator<string>): FindOptionsWhere<SubscriptionEntity> {
+  return { id, secret: Not(IsNull()), status: Not('deleted') };
 }
