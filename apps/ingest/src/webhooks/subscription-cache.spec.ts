@@ -281,8 +281,25 @@ describe('SubscriptionCache', () => {
       now += 2500;
       void subscriptions.refresh();
       void subscriptions.refresh();
+      await new Promise(setImmediate);
 
       expect(table.manyCalls).toHaveLength(1);
+    });
+
+    it('survives a loadMany that throws instead of rejecting', async () => {
+      table.rows.set('s1', 'secret');
+      const throwing = jest.fn((): Promise<Map<string, string>> => {
+        throw new Error('not a promise');
+      });
+      const subscriptions = new SubscriptionCache(table.load, options({ warmMs: 60_000 }), throwing);
+      await subscriptions.get('s1');
+
+      now += 2500;
+      await expect(subscriptions.refresh()).resolves.toBeUndefined();
+      await expect(subscriptions.refresh()).resolves.toBeUndefined();
+
+      expect(throwing).toHaveBeenCalledTimes(2);
+      expect(await subscriptions.get('s1')).toBe('secret');
     });
 
     it('refreshes every half TTL between startRefreshing and stopRefreshing', async () => {

@@ -107,7 +107,8 @@ export class SubscriptionCache<V> {
    */
   async refresh(): Promise<void> {
     const { warmMs = 0, timeoutMs } = this.options;
-    if (!this.loadMany || warmMs <= 0 || this.refreshing) return;
+    const loadMany = this.loadMany;
+    if (!loadMany || warmMs <= 0 || this.refreshing) return;
     const startedAt = this.now();
     const keys: string[] = [];
     for (const [key, entry] of this.entries) {
@@ -117,7 +118,9 @@ export class SubscriptionCache<V> {
     // One refresh at a time, until its lookup settles: one that outlives `timeoutMs` is no longer
     // waited for, but a Postgres that hangs does not get another one every tick.
     this.refreshing = true;
-    const lookup = this.loadMany(keys).finally(() => (this.refreshing = false));
+    const lookup = Promise.resolve(keys)
+      .then(loadMany)
+      .finally(() => (this.refreshing = false));
     try {
       const found = await within(lookup, timeoutMs, () => this.options.timeoutError(timeoutMs));
       for (const key of keys) {
