@@ -1,9 +1,9 @@
 import { Kafka, logLevel, Partitioners, type Admin, type Message, type Producer } from 'kafkajs';
-import { hideKafkajsNegativeTimeoutWarning } from '@asana-stream/kafka';
+import { fixKafkajsIdleTimerLoop } from '@asana-stream/kafka';
 
 /** A kafkajs client for the bench's own producers, consumers and admin, quiet but for errors. */
 export function benchKafka(brokers: string, clientId: string): Kafka {
-  hideKafkajsNegativeTimeoutWarning();
+  fixKafkajsIdleTimerLoop();
   return new Kafka({ clientId, brokers: brokers.split(','), logLevel: logLevel.ERROR });
 }
 

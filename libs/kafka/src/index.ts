@@ -2,6 +2,7 @@ export * from './consumed-message';
 export * from './consumer-health';
 export * from './dead-letter.publisher';
 export * from './kafka-client';
+export * from './kafkajs-request-queue-fix';
 export * from './kafka-consumer-error.filter';
 export * from './kafka-consumer.server';
 export * from './kafka-publisher';

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
+import { fixKafkajsIdleTimerLoop } from './kafkajs-request-queue-fix';
 
 export interface KafkaClientOptions {
   brokers: string;
@@ -49,27 +50,9 @@ function logCreatorFor(sink: KafkaLogSink): logCreator {
     };
 }
 
-let negativeTimeoutWarningHidden = false;
-
-/**
- * kafkajs 2.2.4 schedules a timer with a negative delay on every connection, which Node 24
- * reports as a TimeoutNegativeWarning (kafkajs#1751; Node clamps it to 1 ms, so it is harmless).
- * Only that warning is dropped; every other warning still reaches Node's own handlers.
- */
-export function hideKafkajsNegativeTimeoutWarning(): void {
-  if (negativeTimeoutWarningHidden) return;
-  negativeTimeoutWarningHidden = true;
-  const handlers = process.listeners('warning');
-  process.removeAllListeners('warning');
-  process.on('warning', (warning) => {
-    if (warning.name === 'TimeoutNegativeWarning') return;
-    for (const handler of handlers) handler(warning);
-  });
-}
-
-/** A kafkajs client for a comma-separated broker list. */
+/** A kafkajs client for a comma-separated broker list (with kafkajs' idle timer loop fixed). */
 export function createKafkaClient(options: KafkaClientOptions): Kafka {
-  hideKafkajsNegativeTimeoutWarning();
+  fixKafkajsIdleTimerLoop();
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers.split(',').map((broker) => broker.trim()),
