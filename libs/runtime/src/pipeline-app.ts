@@ -26,6 +26,7 @@ import {
   type KafkaPublisherOptions,
 } from '@asana-stream/kafka';
 import { startProcessMetrics } from '@asana-stream/metrics';
+import { tuneHeapGrowth } from './heap-growth';
 import type { ReadinessCheck } from './health.module';
 import { PipelineModule } from './pipeline.module';
 import { runApp } from './run-app';
@@ -223,6 +224,7 @@ export function runPipelineApp<A extends PipelineAppName>(
   definition: PipelineApp<A>,
   { env, argv }: { env: Record<string, string | undefined>; argv: string[] },
 ): Promise<void> {
+  const heapGrowingPercent = tuneHeapGrowth();
   return runApp(
     definition.name,
     async (logger) => {
@@ -231,7 +233,12 @@ export function runPipelineApp<A extends PipelineAppName>(
       app.enableShutdownHooks();
       await app.startAllMicroservices();
       await app.listen(http.PORT, http.HOST);
-      return { port: http.PORT, ...(groupId ? { groupId } : {}), ...definition.startedFields?.(config) };
+      return {
+        port: http.PORT,
+        ...(groupId ? { groupId } : {}),
+        ...(heapGrowingPercent === undefined ? {} : { heapGrowingPercent }),
+        ...definition.startedFields?.(config),
+      };
     },
     { env, argv, help: envHelp(definition.name, definition.summary) },
   );
