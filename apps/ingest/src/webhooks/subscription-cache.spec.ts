@@ -302,9 +302,11 @@ describe('SubscriptionCache', () => {
       expect(await subscriptions.get('s1')).toBe('secret');
     });
 
-    it('refreshes every half TTL between startRefreshing and stopRefreshing', async () => {
-      jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
-      try {
+    describe('on its timer', () => {
+      beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] }));
+      afterEach(() => jest.useRealTimers());
+
+      it('refreshes every half TTL between startRefreshing and stopRefreshing', async () => {
         table.rows.set('s1', 'secret');
         const subscriptions = warmCache({ ttlMs: 1000 });
         await subscriptions.get('s1');
@@ -317,14 +319,9 @@ describe('SubscriptionCache', () => {
         subscriptions.stopRefreshing();
         await jest.advanceTimersByTimeAsync(2000);
         expect(table.manyCalls).toHaveLength(4);
-      } finally {
-        jest.useRealTimers();
-      }
-    });
+      });
 
-    it('never starts refreshing with a TTL of 0: every read looks up then', async () => {
-      jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
-      try {
+      it('never starts refreshing with a TTL of 0: every read looks up then', async () => {
         table.rows.set('s1', 'secret');
         const subscriptions = warmCache({ ttlMs: 0 });
         await subscriptions.get('s1');
@@ -335,9 +332,7 @@ describe('SubscriptionCache', () => {
 
         expect(table.manyCalls).toEqual([]);
         expect(table.calls).toEqual(['s1', 's1']);
-      } finally {
-        jest.useRealTimers();
-      }
+      });
     });
 
     it('never refreshes without warmMs', async () => {
