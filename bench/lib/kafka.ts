@@ -1,9 +1,15 @@
 import { Kafka, logLevel, Partitioners, type Admin, type Message, type Producer } from 'kafkajs';
-import { fixKafkajsIdleTimerLoop } from '@asana-stream/kafka';
+import * as kafkaLib from '@asana-stream/kafka';
+
+/**
+ * kafkajs mended as the apps under test mend it, from their libs: with `--ref`, that commit's
+ * (`applyKafkajsFixes` since the encoder fix, before it `fixKafkajsIdleTimerLoop` alone).
+ */
+const applyKafkajsFixes = (kafkaLib as Partial<typeof kafkaLib>).applyKafkajsFixes ?? kafkaLib.fixKafkajsIdleTimerLoop;
 
 /** A kafkajs client for the bench's own producers, consumers and admin, quiet but for errors. */
 export function benchKafka(brokers: string, clientId: string): Kafka {
-  fixKafkajsIdleTimerLoop();
+  applyKafkajsFixes();
   return new Kafka({ clientId, brokers: brokers.split(','), logLevel: logLevel.ERROR });
 }
 

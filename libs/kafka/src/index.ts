@@ -2,6 +2,8 @@ export * from './consumed-message';
 export * from './consumer-health';
 export * from './dead-letter.publisher';
 export * from './kafka-client';
+export * from './kafkajs-encoder-fix';
+export * from './kafkajs-fixes';
 export * from './kafkajs-request-queue-fix';
 export * from './kafka-consumer-error.filter';
 export * from './kafka-consumer.server';

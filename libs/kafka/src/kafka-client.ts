@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
-import { fixKafkajsIdleTimerLoop } from './kafkajs-request-queue-fix';
+import { applyKafkajsFixes } from './kafkajs-fixes';
 
 export interface KafkaClientOptions {
   brokers: string;
@@ -50,9 +50,9 @@ function logCreatorFor(sink: KafkaLogSink): logCreator {
     };
 }
 
-/** A kafkajs client for a comma-separated broker list (with kafkajs' idle timer loop fixed). */
+/** A kafkajs client for a comma-separated broker list (with kafkajs mended: `applyKafkajsFixes`). */
 export function createKafkaClient(options: KafkaClientOptions): Kafka {
-  fixKafkajsIdleTimerLoop();
+  applyKafkajsFixes();
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers.split(',').map((broker) => broker.trim()),

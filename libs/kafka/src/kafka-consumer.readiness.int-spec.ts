@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { TOPICS, TopicNames } from '@asana-stream/contracts';
 import { PrivateBroker, waitFor } from '@asana-stream/testing';
-import { fixKafkajsIdleTimerLoop } from './kafkajs-request-queue-fix';
+import { applyKafkajsFixes } from './kafkajs-fixes';
 import { KafkaConsumerErrorFilter } from './kafka-consumer-error.filter';
 import { KafkaConsumerServer } from './kafka-consumer.server';
 import { ensureTopics } from './topic-admin';
@@ -31,7 +31,7 @@ describe('the consumer readiness when its broker goes away', () => {
   }, 60_000);
 
   it('turns unready within 15 s of the broker stopping, and ready again once it is back', async () => {
-    fixKafkajsIdleTimerLoop();
+    applyKafkajsFixes();
     const kafka = new Kafka({ clientId: 'readiness-int', brokers: [broker.brokers], logLevel: logLevel.NOTHING });
     const names = new TopicNames('readiness.');
     await ensureTopics(kafka, [TOPICS.events], names);

@@ -1,6 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
-import { fixKafkajsIdleTimerLoop } from '@asana-stream/kafka';
+import { applyKafkajsFixes } from '@asana-stream/kafka';
 import type { StartupDependency } from './wait-for-dependencies';
 
 /**
@@ -40,7 +40,7 @@ export function kafkaDependency(brokers: string, clientId: string): StartupDepen
     address: brokers,
     variable: 'KAFKA_BROKERS',
     async attempt(timeoutMs) {
-      fixKafkajsIdleTimerLoop();
+      applyKafkajsFixes();
       const kafka = new Kafka({
         clientId,
         brokers: brokers.split(',').map((broker) => broker.trim()),

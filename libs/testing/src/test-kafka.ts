@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import { allTopics, TopicNames } from '@asana-stream/contracts';
-import { ensureTopics, fixKafkajsIdleTimerLoop } from '@asana-stream/kafka';
+import { ensureTopics, applyKafkajsFixes } from '@asana-stream/kafka';
 
 export const TEST_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 
 export function testKafka(clientId = 'asana-stream-test'): Kafka {
-  fixKafkajsIdleTimerLoop();
+  applyKafkajsFixes();
   return new Kafka({ clientId, brokers: TEST_BROKERS.split(','), logLevel: logLevel.NOTHING });
 }
 
@@ -39,7 +39,7 @@ export async function createTestTopics(): Promise<TopicNames> {
  */
 export async function deleteTopicsByPrefix(prefix: string): Promise<number> {
   // Few retries: a run of unit tests alone may have no broker to ask.
-  fixKafkajsIdleTimerLoop();
+  applyKafkajsFixes();
   const kafka = new Kafka({
     clientId: 'asana-stream-test-teardown',
     brokers: TEST_BROKERS.split(','),
