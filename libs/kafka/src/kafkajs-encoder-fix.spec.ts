@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   fixKafkajsEncoderAllocation,
   isKafkajsZeroFilledEncoder,
@@ -147,6 +149,14 @@ describe("the fix of kafkajs' encoder allocation", () => {
     expect(fixKafkajsEncoderAllocation()).toBe(true);
     expect(Encoder.prototype.ensureAvailable).not.toBe(released.encoder);
     expect(Encoder.nextPowerOfTwo).not.toBe(released.nextPowerOfTwo);
+  });
+
+  it('relies on no module of kafkajs but the encoder calling Encoder.nextPowerOfTwo', () => {
+    const source = join(dirname(require.resolve('kafkajs/package.json')), 'src');
+    const callers = readdirSync(source, { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.js') && !file.endsWith('.spec.js'))
+      .filter((file) => readFileSync(join(source, file), 'utf8').includes('nextPowerOfTwo'));
+    expect(callers).toEqual([join('protocol', 'encoder.js')]);
   });
 
   describe('applied', () => {
