@@ -4,6 +4,7 @@ export * from './dead-letter.publisher';
 export * from './kafka-client';
 export * from './kafkajs-encoder-fix';
 export * from './kafkajs-fixes';
+export * from './kafkajs-record-fix';
 export * from './kafkajs-request-queue-fix';
 export * from './kafka-consumer-error.filter';
 export * from './kafka-consumer.server';

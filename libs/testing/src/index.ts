@@ -1,6 +1,7 @@
 export * from './asana-fixtures';
 export * from './app-process';
 export * from './cli-process';
+export * from './kafkajs-internals';
 export * from './leak-scan';
 export * from './lookup-fixture';
 export * from './otlp-receiver';

@@ -1,0 +1,191 @@
+import type { IHeaders } from 'kafkajs';
+import { encodeProduceRequest, inFreshModuleRegistry, KAFKAJS_PRODUCE_REQUEST_MODULE } from '@asana-stream/testing';
+import { fixKafkajsEncoderAllocation } from './kafkajs-encoder-fix';
+import {
+  fixKafkajsRecordEncoding,
+  isKafkajsRecordEncoder,
+  makeKafkajsRecord,
+  type KafkajsEncoderStatics,
+  type KafkajsRecord,
+  type KafkajsRecordInput,
+} from './kafkajs-record-fix';
+
+// kafkajs' own modules, as released (not exported by kafkajs: their files).
+/* eslint-disable @typescript-eslint/no-require-imports */
+const Encoder = require('kafkajs/src/protocol/encoder') as KafkajsEncoderStatics;
+const releasedRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as KafkajsRecord;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+const RECORD_MODULE = 'kafkajs/src/protocol/recordBatch/record/v0';
+
+/** A number sequence, the same each run (a fixed linear congruential generator). */
+function sequence(seed: number): (bound: number) => number {
+  let state = seed;
+  return (bound) => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state % bound;
+  };
+}
+
+/** Text of `length` characters: ASCII, control characters, two- and three-byte UTF-8, and astral pairs. */
+function text(next: (bound: number) => number, length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) {
+    switch (next(5)) {
+      case 0:
+        out += String.fromCharCode(next(32));
+        break;
+      case 1:
+        out += String.fromCharCode(0x80 + next(0x700));
+        break;
+      case 2:
+        out += String.fromCharCode(0x4e00 + next(500));
+        break;
+      case 3:
+        out += '😀';
+        break;
+      default:
+        out += String.fromCharCode(0x20 + next(95));
+    }
+  }
+  return out;
+}
+
+/** Arbitrary records as a producer hands them to kafkajs: keys, values and headers of each kind. */
+function records(count: number): KafkajsRecordInput[] {
+  const next = sequence(7);
+  const size = () => (next(10) === 0 ? next(9000) : next(200));
+  const bytesOrText = () => (next(3) === 0 ? Buffer.from(text(next, size())) : text(next, size()));
+  return Array.from({ length: count }, () => {
+    const headers: IHeaders = {};
+    for (let h = next(9); h > 0; h--) {
+      headers[text(next, 1 + next(30))] = next(4) === 0 ? [bytesOrText(), bytesOrText()] : bytesOrText();
+    }
+    return {
+      offsetDelta: next(3) === 0 ? next(2 ** 30) : next(100),
+      timestampDelta: next(3) === 0 ? next(2 ** 31) * 1000 : next(2),
+      key: next(6) === 0 ? null : bytesOrText(),
+      value: next(8) === 0 ? null : bytesOrText(),
+      ...(next(4) === 0 ? {} : { headers }),
+    };
+  });
+}
+
+/** What `encode` made of `input`: its bytes, or the error it threw. */
+function outcome(encode: KafkajsRecord, input: KafkajsRecordInput): Buffer | string {
+  try {
+    return Buffer.from(encode(input).buffer);
+  } catch (error) {
+    return `${(error as Error).name}: ${(error as Error).message}`;
+  }
+}
+
+/** A produce request's topics as ingest sends them: a raw delivery with its headers, and events. */
+function produceTopics(): unknown[] {
+  const timestamp = 1_796_000_000_000;
+  return [
+    {
+      topic: 'asana.deliveries',
+      partitions: [
+        {
+          partition: 1,
+          firstSequence: 3,
+          messages: [
+            {
+              key: 'subscription-1',
+              value: Buffer.from('{"events":[]}'),
+              timestamp,
+              headers: { subscriptionId: 'subscription-1', deliveryId: 'd'.repeat(32), eventCount: '0' },
+            },
+          ],
+        },
+      ],
+    },
+    {
+      topic: 'asana.events',
+      partitions: [
+        {
+          partition: 4,
+          firstSequence: 0,
+          messages: records(30).map(({ key, value, headers }, index) => ({
+            key,
+            value,
+            headers,
+            timestamp: timestamp + index,
+          })),
+        },
+      ],
+    },
+  ];
+}
+
+describe("the fix of kafkajs' record encoding", () => {
+  const fast = makeKafkajsRecord(Encoder);
+
+  it("recognises kafkajs 2.2.4's record encoder, and nothing else", () => {
+    expect(isKafkajsRecordEncoder(releasedRecord)).toBe(true);
+    expect(isKafkajsRecordEncoder(fast)).toBe(false);
+    expect(isKafkajsRecordEncoder(() => undefined)).toBe(false);
+    expect(isKafkajsRecordEncoder('Object.keys(headers).flatMap(')).toBe(false);
+  });
+
+  describe.each([
+    ['as released', () => undefined],
+    ['with the encoder allocation fix', () => void fixKafkajsEncoderAllocation()],
+  ])("on kafkajs' encoder %s", (_, prepare) => {
+    beforeAll(prepare);
+
+    it('encodes any record byte for byte as kafkajs does', () => {
+      const inputs = records(2000);
+      for (const input of inputs) expect(outcome(fast, input)).toEqual(outcome(releasedRecord, input));
+    });
+
+    it('fails where kafkajs fails, with the same error', () => {
+      const bad: KafkajsRecordInput[] = [
+        { key: 'k', value: 'v', headers: { absent: undefined } },
+        { key: 'k', value: 'v', headers: { nothing: null as unknown as string } },
+        { key: 'k', value: 'v', headers: { number: 7 as unknown as string } },
+        { key: 'k', value: 'v', headers: { nested: [['a'] as unknown as string] } },
+        { key: 'k', value: 'v', headers: null as unknown as IHeaders },
+        { key: 'k', value: 9 as unknown as string, headers: { number: 7 as unknown as string } },
+      ];
+      for (const input of bad) {
+        const released = outcome(releasedRecord, input);
+        expect(typeof released).toBe('string');
+        expect(outcome(fast, input)).toEqual(released);
+      }
+    });
+
+    it('hands out an encoder whose buffer holds exactly the record, as kafkajs callers expect', () => {
+      const record = fast({ key: 'gid-1', value: 'state', headers: { traceparent: 't' } });
+      expect(record).toBeInstanceOf(Encoder as unknown as new () => object);
+      expect(Buffer.isBuffer(record.buf)).toBe(true);
+      expect(record.buffer.length).toBe(record.buf.length);
+    });
+  });
+
+  describe('put in place', () => {
+    let released: Buffer;
+    beforeAll(async () => {
+      released = await encodeProduceRequest(require, produceTopics());
+    });
+
+    it('takes the place of kafkajs record encoder before the produce request loads, once', async () => {
+      await inFreshModuleRegistry(async (load) => {
+        expect(fixKafkajsRecordEncoding(load)).toBe(true);
+        expect(fixKafkajsRecordEncoding(load)).toBe(true);
+        expect(isKafkajsRecordEncoder(load(RECORD_MODULE))).toBe(false);
+        expect((await encodeProduceRequest(load, produceTopics())).equals(released)).toBe(true);
+      });
+      expect(isKafkajsRecordEncoder(releasedRecord)).toBe(true);
+    });
+
+    it('leaves kafkajs alone once the produce request has loaded with its own', async () => {
+      await inFreshModuleRegistry(async (load) => {
+        load(KAFKAJS_PRODUCE_REQUEST_MODULE);
+        expect(fixKafkajsRecordEncoding(load)).toBe(false);
+        expect(isKafkajsRecordEncoder(load(RECORD_MODULE))).toBe(true);
+      });
+    });
+  });
+});

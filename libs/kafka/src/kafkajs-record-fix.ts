@@ -1,0 +1,139 @@
+import type { IHeaders } from 'kafkajs';
+
+/** A record's bytes as kafkajs' `Encoder` (kafkajs 2.2.4, `src/protocol/encoder`) writes them. */
+export interface KafkajsRecordEncoder {
+  buf: Buffer;
+  offset: number;
+  readonly buffer: Buffer;
+  writeVarInt(value: number): KafkajsRecordEncoder;
+  writeInt8(value: number): KafkajsRecordEncoder;
+  writeVarLong(value: number): KafkajsRecordEncoder;
+  writeVarIntString(value: string): KafkajsRecordEncoder;
+  writeVarIntBytes(value: Buffer | string | null | undefined): KafkajsRecordEncoder;
+}
+
+/** The static size helpers of kafkajs' `Encoder` a record's size is computed with, and its prototype. */
+export interface KafkajsEncoderStatics {
+  prototype: object;
+  sizeOfVarInt(value: number): number;
+  sizeOfVarLong(value: number): number;
+  sizeOfVarIntBytes(value: Buffer | string | null | undefined): number;
+}
+
+/** What kafkajs' produce request hands its record encoder for each message. */
+export interface KafkajsRecordInput {
+  offsetDelta?: number;
+  timestampDelta?: number;
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: IHeaders;
+}
+
+export type KafkajsRecord = (record: KafkajsRecordInput) => KafkajsRecordEncoder;
+
+/**
+ * Whether `record` is kafkajs 2.2.4's record encoder (`src/protocol/recordBatch/record/v0`), the
+ * one this fix replaces: an encoder for the record, one more per header, copied together.
+ */
+export function isKafkajsRecordEncoder(record: unknown): boolean {
+  if (typeof record !== 'function') return false;
+  const source = String(record);
+  return (
+    source.includes('Object.keys(headers).flatMap(') &&
+    source.includes('sizeOfHeaders(headersArray)') &&
+    source.includes('.writeVarIntArray(headersArray.map(Header))')
+  );
+}
+
+/**
+ * kafkajs' record encoding with the same bytes and the same errors, written once: the record's
+ * size is computed first (as kafkajs does for its length prefix) and every field goes with
+ * kafkajs' own write methods into one buffer of exactly that size. kafkajs makes an encoder per
+ * record and one per header, grows and copies them: for a record with ingest's seven raw-delivery
+ * headers, about twice the CPU.
+ */
+export function makeKafkajsRecord(Encoder: KafkajsEncoderStatics): KafkajsRecord {
+  return function Record({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }) {
+    // Sized in kafkajs' order, so that a field it cannot take fails the same way.
+    const headerNames = Object.keys(headers);
+    const fieldsSize =
+      1 + // attributes
+      Encoder.sizeOfVarLong(timestampDelta) +
+      Encoder.sizeOfVarInt(offsetDelta) +
+      Encoder.sizeOfVarIntBytes(key) +
+      Encoder.sizeOfVarIntBytes(value);
+    const names: string[] = [];
+    const values: (Buffer | string)[] = [];
+    let headersSize = 0;
+    const add = (name: string, headerValue: Buffer | string) => {
+      // As kafkajs sizes a header: Buffer.byteLength throws on a value that is neither (null too).
+      const keySize = Buffer.byteLength(name);
+      const valueSize = Buffer.byteLength(headerValue);
+      headersSize += Encoder.sizeOfVarInt(keySize) + keySize + Encoder.sizeOfVarInt(valueSize) + valueSize;
+      names.push(name);
+      values.push(headerValue);
+    };
+    for (const name of headerNames) {
+      const headerValue = headers[name] as Buffer | string | (Buffer | string)[];
+      if (Array.isArray(headerValue)) for (const item of headerValue) add(name, item);
+      else add(name, headerValue);
+    }
+    const sizeOfBody = fieldsSize + Encoder.sizeOfVarInt(names.length) + headersSize;
+    const record = Object.create(Encoder.prototype) as KafkajsRecordEncoder;
+    record.buf = Buffer.allocUnsafe(Encoder.sizeOfVarInt(sizeOfBody) + sizeOfBody);
+    record.offset = 0;
+    record
+      .writeVarInt(sizeOfBody)
+      .writeInt8(0) // no record attributes are in use
+      .writeVarLong(timestampDelta)
+      .writeVarInt(offsetDelta)
+      .writeVarIntBytes(key)
+      .writeVarIntBytes(value)
+      .writeVarInt(names.length);
+    for (let index = 0; index < names.length; index++) {
+      record.writeVarIntString(names[index]).writeVarIntBytes(values[index]);
+    }
+    // Every byte is written (allocUnsafe leaves old memory in the rest): anything else is a bug here.
+    if (record.offset !== record.buf.length) {
+      throw new Error(`kafkajs record encoding wrote ${record.offset} bytes of the ${record.buf.length} it sized`);
+    }
+    return record;
+  };
+}
+
+/** The module registry the fix reads and changes: `require` of a module that loads kafkajs. */
+export type ModuleRequire = Pick<NodeJS.Require, 'resolve' | 'cache'> & ((id: string) => unknown);
+
+const RECORD_MODULE = 'kafkajs/src/protocol/recordBatch/record/v0';
+/** The only kafkajs module that encodes records (produce v3 to v7 all use its request). */
+const PRODUCE_REQUEST_MODULE = 'kafkajs/src/protocol/requests/produce/v3/request';
+const ENCODER_MODULE = 'kafkajs/src/protocol/encoder';
+
+/** The record encoders this fix has put in place. */
+const installed = new WeakSet<object>();
+
+/**
+ * Puts `makeKafkajsRecord`'s encoder in place of kafkajs 2.2.4's, for the produce request to take
+ * when it first loads: kafkajs loads its request modules on first use, and the produce request
+ * keeps the record encoder it found then. So this runs before any produce (`applyKafkajsFixes`,
+ * which every kafkajs client here is made after), in the module registry that loads kafkajs
+ * (Node's, or a Jest test file's). Leaves kafkajs alone, and answers false, when the produce
+ * request has already loaded there or the record module is not the one it knows.
+ */
+export function fixKafkajsRecordEncoding(moduleRequire: ModuleRequire = require): boolean {
+  const recordPath = moduleRequire.resolve(RECORD_MODULE);
+  const stock = moduleRequire(recordPath) as object;
+  if (installed.has(stock)) return true;
+  const cached = moduleRequire.cache[recordPath];
+  const fixed =
+    cached !== undefined &&
+    cached.exports === stock &&
+    moduleRequire.cache[moduleRequire.resolve(PRODUCE_REQUEST_MODULE)] === undefined &&
+    isKafkajsRecordEncoder(stock);
+  if (fixed && cached) {
+    const record = makeKafkajsRecord(moduleRequire(ENCODER_MODULE) as KafkajsEncoderStatics);
+    installed.add(record);
+    cached.exports = record;
+  }
+  return fixed;
+}
