@@ -2,6 +2,7 @@ export * from './consumed-message';
 export * from './consumer-health';
 export * from './dead-letter.publisher';
 export * from './kafka-client';
+export * from './kafkajs-crc-fix';
 export * from './kafkajs-encoder-fix';
 export * from './kafkajs-fixes';
 export * from './kafkajs-record-fix';
