@@ -84,7 +84,9 @@ describe("the fix of kafkajs' CRC-32C", () => {
         expect(isKafkajsCrc32c(load(CRC_MODULE))).toBe(false);
         expect((await encodeProduceRequest(load, produceTopics())).equals(released)).toBe(true);
       });
-      expect(isKafkajsCrc32c(releasedCrc32c)).toBe(true);
+      // This file's registry is left as it was.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      expect(isKafkajsCrc32c(require(CRC_MODULE))).toBe(true);
     });
 
     it('leaves kafkajs alone once the record batch encoder has loaded with its own', async () => {

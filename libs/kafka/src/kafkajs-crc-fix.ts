@@ -3,14 +3,16 @@ import type { ModuleRequire } from './kafkajs-record-fix';
 /** A CRC-32C (Castagnoli) of a buffer, as an unsigned 32-bit number: what a record batch carries. */
 export type Crc32c = (input: Buffer) => number;
 
+/** @node-rs/crc32, required rather than imported: it throws on load where its binary is missing. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadNodeRsCrc32 = (): unknown => require('@node-rs/crc32');
+
 /**
  * @node-rs/crc32's `crc32c`: native, with the CPU's CRC-32C instructions where it has them.
  * Undefined where its binary for this platform is not installed (npm installs only the one of
  * the platform, from optional packages a registry may not serve every day), or does not load.
  */
-// A require, not an import: the package throws on load where its binary is missing, and that is an answer here.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export function nativeCrc32c(load: () => unknown = () => require('@node-rs/crc32')): Crc32c | undefined {
+export function nativeCrc32c(load: () => unknown = loadNodeRsCrc32): Crc32c | undefined {
   try {
     const { crc32c } = load() as { crc32c?: unknown };
     return typeof crc32c === 'function' ? (crc32c as Crc32c) : undefined;

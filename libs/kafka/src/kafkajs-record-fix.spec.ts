@@ -177,7 +177,9 @@ describe("the fix of kafkajs' record encoding", () => {
         expect(isKafkajsRecordEncoder(load(RECORD_MODULE))).toBe(false);
         expect((await encodeProduceRequest(load, produceTopics())).equals(released)).toBe(true);
       });
-      expect(isKafkajsRecordEncoder(releasedRecord)).toBe(true);
+      // This file's registry is left as it was.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      expect(isKafkajsRecordEncoder(require(RECORD_MODULE))).toBe(true);
     });
 
     it('leaves kafkajs alone once the produce request has loaded with its own', async () => {
