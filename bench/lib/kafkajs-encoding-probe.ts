@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     ((kafkaLib as Partial<typeof kafkaLib>).applyKafkajsFixes ?? kafkaLib.fixKafkajsIdleTimerLoop)();
   }
   // kafkajs' produce request (not exported by kafkajs: its file), after the fixes, as a producer loads it.
+  // Loaded here, not with libs/kafka's encodeKafkajsProduceRequest: with `--ref`, the libs may predate it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const produceV3 = require('kafkajs/src/protocol/requests/produce/v3/request') as ProduceV3;
   const raw = Array.from({ length: deliveries }, (_, d) => rawDeliveryMessage(events, d * events));

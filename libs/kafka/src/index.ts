@@ -5,6 +5,7 @@ export * from './kafka-client';
 export * from './kafkajs-crc-fix';
 export * from './kafkajs-encoder-fix';
 export * from './kafkajs-fixes';
+export * from './kafkajs-modules';
 export * from './kafkajs-record-fix';
 export * from './kafkajs-request-queue-fix';
 export * from './kafka-consumer-error.filter';

@@ -1,21 +1,16 @@
-import { encodeProduceRequest, inFreshModuleRegistry } from '@asana-stream/testing';
+import { inFreshModuleRegistry, seededInts } from '@asana-stream/testing';
 import { fixKafkajsCrc32c, isKafkajsCrc32c, nativeCrc32c, type Crc32c } from './kafkajs-crc-fix';
+import { encodeKafkajsProduceRequest, KAFKAJS_MODULES } from './kafkajs-modules';
 
 // kafkajs' own modules, as released (not exported by kafkajs: their files).
 /* eslint-disable @typescript-eslint/no-require-imports */
-const releasedCrc32c = require('kafkajs/src/protocol/recordBatch/crc32C') as Crc32c;
+const releasedCrc32c = require(KAFKAJS_MODULES.crc32c) as Crc32c;
 /* eslint-enable @typescript-eslint/no-require-imports */
-
-const CRC_MODULE = 'kafkajs/src/protocol/recordBatch/crc32C';
-const RECORD_BATCH_MODULE = 'kafkajs/src/protocol/recordBatch/v0';
 
 /** Buffers of every length up to 70 bytes, then larger ones, of bytes from a fixed sequence. */
 function buffers(): Buffer[] {
-  let seed = 11;
-  const byte = () => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-    return seed % 256;
-  };
+  const next = seededInts(11);
+  const byte = () => next(256);
   const lengths = [...Array.from({ length: 71 }, (_, length) => length), 255, 256, 1023, 4096, 65_537, 1_000_003];
   return lengths.map((length) => Buffer.from(Array.from({ length }, byte)));
 }
@@ -74,33 +69,33 @@ describe("the fix of kafkajs' CRC-32C", () => {
     const crc32c = () => native ?? ((buffer: Buffer) => releasedCrc32c(buffer));
     let released: Buffer;
     beforeAll(async () => {
-      released = await encodeProduceRequest(require, produceTopics());
+      released = await encodeKafkajsProduceRequest(require, produceTopics());
     });
 
     it('takes the place of kafkajs CRC before the record batch encoder loads, once', async () => {
       await inFreshModuleRegistry(async (load) => {
         expect(fixKafkajsCrc32c(load, crc32c)).toBe(true);
         expect(fixKafkajsCrc32c(load, crc32c)).toBe(true);
-        expect(isKafkajsCrc32c(load(CRC_MODULE))).toBe(false);
-        expect((await encodeProduceRequest(load, produceTopics())).equals(released)).toBe(true);
+        expect(isKafkajsCrc32c(load(KAFKAJS_MODULES.crc32c))).toBe(false);
+        expect((await encodeKafkajsProduceRequest(load, produceTopics())).equals(released)).toBe(true);
       });
       // This file's registry is left as it was.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      expect(isKafkajsCrc32c(require(CRC_MODULE))).toBe(true);
+      expect(isKafkajsCrc32c(require(KAFKAJS_MODULES.crc32c))).toBe(true);
     });
 
     it('leaves kafkajs alone once the record batch encoder has loaded with its own', async () => {
       await inFreshModuleRegistry(async (load) => {
-        load(RECORD_BATCH_MODULE);
+        load(KAFKAJS_MODULES.recordBatch);
         expect(fixKafkajsCrc32c(load, crc32c)).toBe(false);
-        expect(isKafkajsCrc32c(load(CRC_MODULE))).toBe(true);
+        expect(isKafkajsCrc32c(load(KAFKAJS_MODULES.crc32c))).toBe(true);
       });
     });
 
     it("leaves kafkajs' CRC in place without the native binary", async () => {
       await inFreshModuleRegistry(async (load) => {
         expect(fixKafkajsCrc32c(load, () => undefined)).toBe(false);
-        expect(isKafkajsCrc32c(load(CRC_MODULE))).toBe(true);
+        expect(isKafkajsCrc32c(load(KAFKAJS_MODULES.crc32c))).toBe(true);
       });
     });
   });

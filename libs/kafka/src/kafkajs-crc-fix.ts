@@ -1,4 +1,4 @@
-import type { ModuleRequire } from './kafkajs-record-fix';
+import { KAFKAJS_MODULES, type ModuleRequire } from './kafkajs-modules';
 
 /** A CRC-32C (Castagnoli) of a buffer, as an unsigned 32-bit number: what a record batch carries. */
 export type Crc32c = (input: Buffer) => number;
@@ -26,10 +26,6 @@ export function isKafkajsCrc32c(crc: unknown): boolean {
   return typeof crc === 'function' && String(crc).includes('unsigned(crc32C(buffer))');
 }
 
-const CRC_MODULE = 'kafkajs/src/protocol/recordBatch/crc32C';
-/** The only kafkajs module that computes CRCs: the record batch encoder, loaded by produce and fetch requests. */
-const RECORD_BATCH_MODULE = 'kafkajs/src/protocol/recordBatch/v0';
-
 /** The CRC functions this fix has put in place. */
 const installed = new WeakSet<object>();
 
@@ -46,7 +42,7 @@ export function fixKafkajsCrc32c(
   moduleRequire: ModuleRequire = require,
   loadNative: () => Crc32c | undefined = nativeCrc32c,
 ): boolean {
-  const crcPath = moduleRequire.resolve(CRC_MODULE);
+  const crcPath = moduleRequire.resolve(KAFKAJS_MODULES.crc32c);
   const stock = moduleRequire(crcPath) as object;
   if (installed.has(stock)) return true;
   const cached = moduleRequire.cache[crcPath];
@@ -55,12 +51,11 @@ export function fixKafkajsCrc32c(
     native !== undefined &&
     cached !== undefined &&
     cached.exports === stock &&
-    moduleRequire.cache[moduleRequire.resolve(RECORD_BATCH_MODULE)] === undefined &&
+    moduleRequire.cache[moduleRequire.resolve(KAFKAJS_MODULES.recordBatch)] === undefined &&
     isKafkajsCrc32c(stock);
   if (fixed && cached && native) {
-    const crc32c: Crc32c = (buffer) => native(buffer);
-    installed.add(crc32c);
-    cached.exports = crc32c;
+    installed.add(native);
+    cached.exports = native;
   }
   return fixed;
 }

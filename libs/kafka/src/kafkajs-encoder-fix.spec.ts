@@ -1,3 +1,4 @@
+import { seededInts } from '@asana-stream/testing';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
@@ -5,6 +6,7 @@ import {
   isKafkajsZeroFilledEncoder,
   type KafkajsEncoderClass,
 } from './kafkajs-encoder-fix';
+import { encodeKafkajsProduceRequest, KAFKAJS_MODULES } from './kafkajs-modules';
 
 /** kafkajs' encoder, as these tests drive it. */
 interface Encoder {
@@ -18,77 +20,64 @@ interface Encoder {
   writeEncoder(value: Encoder): Encoder;
 }
 type EncoderClass = KafkajsEncoderClass & (new () => Encoder);
-interface ProduceRequest {
-  encode(): Promise<Encoder>;
-}
-type ProduceV3 = (options: Record<string, unknown>) => ProduceRequest;
 
 // The module the fix changes and a request that uses it (not exported by kafkajs: their files).
 /* eslint-disable @typescript-eslint/no-require-imports */
-const Encoder = require('kafkajs/src/protocol/encoder') as EncoderClass;
-const produceV3 = require('kafkajs/src/protocol/requests/produce/v3/request') as ProduceV3;
+const Encoder = require(KAFKAJS_MODULES.encoder) as EncoderClass;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-/** A produce request as ingest sends one: two topics, records with keys, values and headers, one large. */
-function produceRequest(): ProduceRequest {
+/** A produce request's topics as ingest sends them: records with keys, values and headers, one large. */
+function produceTopics(): unknown[] {
   const timestamp = 1_796_000_000_000;
   const delivery = Buffer.from(JSON.stringify({ events: [{ action: 'changed', resource: { gid: '1' } }] }));
-  return produceV3({
-    acks: -1,
-    timeout: 30_000,
-    topicData: [
-      {
-        topic: 'asana.deliveries',
-        partitions: [
-          {
-            partition: 2,
-            firstSequence: 7,
-            messages: [
-              {
-                key: 'subscription-1',
-                value: delivery,
-                timestamp,
-                headers: {
-                  subscriptionId: 'subscription-1',
-                  deliveryId: 'a'.repeat(32),
-                  receivedAt: new Date(timestamp).toISOString(),
-                  eventCount: '1',
-                  'content-type': 'application/json',
-                  'x-hook-signature': 'f'.repeat(64),
-                },
+  return [
+    {
+      topic: 'asana.deliveries',
+      partitions: [
+        {
+          partition: 2,
+          firstSequence: 7,
+          messages: [
+            {
+              key: 'subscription-1',
+              value: delivery,
+              timestamp,
+              headers: {
+                subscriptionId: 'subscription-1',
+                deliveryId: 'a'.repeat(32),
+                receivedAt: new Date(timestamp).toISOString(),
+                eventCount: '1',
+                'content-type': 'application/json',
+                'x-hook-signature': 'f'.repeat(64),
               },
-            ],
-          },
-        ],
-      },
-      {
-        topic: 'asana.events',
-        partitions: [
-          {
-            partition: 0,
-            firstSequence: 0,
-            messages: Array.from({ length: 20 }, (_, index) => ({
-              key: String(1000 + index),
-              // One value well past a pooled buffer's size (Node pools those under 4 KiB).
-              value: index === 3 ? 'x'.repeat(100_000) : JSON.stringify({ index, name: `task ${index}` }),
-              timestamp: timestamp + index,
-              headers: index % 2 === 0 ? { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` } : undefined,
-            })),
-          },
-        ],
-      },
-    ],
-  });
+            },
+          ],
+        },
+      ],
+    },
+    {
+      topic: 'asana.events',
+      partitions: [
+        {
+          partition: 0,
+          firstSequence: 0,
+          messages: Array.from({ length: 20 }, (_, index) => ({
+            key: String(1000 + index),
+            // One value well past a pooled buffer's size (Node pools those under 4 KiB).
+            value: index === 3 ? 'x'.repeat(100_000) : JSON.stringify({ index, name: `task ${index}` }),
+            timestamp: timestamp + index,
+            headers: index % 2 === 0 ? { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` } : undefined,
+          })),
+        },
+      ],
+    },
+  ];
 }
 
-/** Arbitrary sequences of writes, the same each call (a fixed linear congruential sequence). */
+/** Arbitrary sequences of writes, the same each call (`seededInts`). */
 function writeSequences(): Encoder[] {
   const encoders: Encoder[] = [];
-  let seed = 42;
-  const next = (bound: number) => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-    return seed % bound;
-  };
+  const next = seededInts(42);
   for (let round = 0; round < 200; round++) {
     const encoder = new Encoder();
     for (let write = 0; write < next(30); write++) {
@@ -121,7 +110,7 @@ let releasedRequest: Buffer;
 let releasedSequences: Buffer[];
 
 beforeAll(async () => {
-  releasedRequest = Buffer.from((await produceRequest().encode()).buffer);
+  releasedRequest = Buffer.from(await encodeKafkajsProduceRequest(require, produceTopics()));
   releasedSequences = writeSequences().map((encoder) => Buffer.from(encoder.buffer));
 });
 
@@ -172,7 +161,7 @@ describe("the fix of kafkajs' encoder allocation", () => {
     });
 
     it('encodes a produce request byte for byte as kafkajs did', async () => {
-      const encoded = (await produceRequest().encode()).buffer;
+      const encoded = await encodeKafkajsProduceRequest(require, produceTopics());
       expect(encoded.equals(releasedRequest)).toBe(true);
     });
 

@@ -1,3 +1,5 @@
+import { KAFKAJS_MODULES } from './kafkajs-modules';
+
 /** kafkajs' protocol encoder (kafkajs 2.2.4, `src/protocol/encoder`), as far as this fix reads and replaces it. */
 interface EncoderInternals {
   buf: Buffer;
@@ -53,7 +55,7 @@ export function fixKafkajsEncoderAllocation(): boolean {
   if (fixed !== undefined) return fixed;
   // kafkajs exports no such module: its path within the package is what it has been since 2018.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Encoder = require('kafkajs/src/protocol/encoder') as KafkajsEncoderClass;
+  const Encoder = require(KAFKAJS_MODULES.encoder) as KafkajsEncoderClass;
   fixed = isKafkajsZeroFilledEncoder(Encoder);
   if (fixed) {
     const nextPowerOfTwo = Encoder.nextPowerOfTwo.bind(Encoder);

@@ -1,6 +1,7 @@
 import type { IHeaders } from 'kafkajs';
-import { encodeProduceRequest, inFreshModuleRegistry, KAFKAJS_PRODUCE_REQUEST_MODULE } from '@asana-stream/testing';
+import { inFreshModuleRegistry, seededInts } from '@asana-stream/testing';
 import { fixKafkajsEncoderAllocation } from './kafkajs-encoder-fix';
+import { encodeKafkajsProduceRequest, KAFKAJS_MODULES } from './kafkajs-modules';
 import {
   fixKafkajsRecordEncoding,
   isKafkajsRecordEncoder,
@@ -12,20 +13,9 @@ import {
 
 // kafkajs' own modules, as released (not exported by kafkajs: their files).
 /* eslint-disable @typescript-eslint/no-require-imports */
-const Encoder = require('kafkajs/src/protocol/encoder') as KafkajsEncoderStatics;
-const releasedRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as KafkajsRecord;
+const Encoder = require(KAFKAJS_MODULES.encoder) as KafkajsEncoderStatics;
+const releasedRecord = require(KAFKAJS_MODULES.record) as KafkajsRecord;
 /* eslint-enable @typescript-eslint/no-require-imports */
-
-const RECORD_MODULE = 'kafkajs/src/protocol/recordBatch/record/v0';
-
-/** A number sequence, the same each run (a fixed linear congruential generator). */
-function sequence(seed: number): (bound: number) => number {
-  let state = seed;
-  return (bound) => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state % bound;
-  };
-}
 
 /** Text of `length` characters: ASCII, control characters, two- and three-byte UTF-8, and astral pairs. */
 function text(next: (bound: number) => number, length: number): string {
@@ -53,7 +43,7 @@ function text(next: (bound: number) => number, length: number): string {
 
 /** Arbitrary records as a producer hands them to kafkajs: keys, values and headers of each kind. */
 function records(count: number): KafkajsRecordInput[] {
-  const next = sequence(7);
+  const next = seededInts(7);
   const size = () => (next(10) === 0 ? next(9000) : next(200));
   const bytesOrText = () => (next(3) === 0 ? Buffer.from(text(next, size())) : text(next, size()));
   return Array.from({ length: count }, () => {
@@ -167,26 +157,26 @@ describe("the fix of kafkajs' record encoding", () => {
   describe('put in place', () => {
     let released: Buffer;
     beforeAll(async () => {
-      released = await encodeProduceRequest(require, produceTopics());
+      released = await encodeKafkajsProduceRequest(require, produceTopics());
     });
 
     it('takes the place of kafkajs record encoder before the produce request loads, once', async () => {
       await inFreshModuleRegistry(async (load) => {
         expect(fixKafkajsRecordEncoding(load)).toBe(true);
         expect(fixKafkajsRecordEncoding(load)).toBe(true);
-        expect(isKafkajsRecordEncoder(load(RECORD_MODULE))).toBe(false);
-        expect((await encodeProduceRequest(load, produceTopics())).equals(released)).toBe(true);
+        expect(isKafkajsRecordEncoder(load(KAFKAJS_MODULES.record))).toBe(false);
+        expect((await encodeKafkajsProduceRequest(load, produceTopics())).equals(released)).toBe(true);
       });
       // This file's registry is left as it was.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      expect(isKafkajsRecordEncoder(require(RECORD_MODULE))).toBe(true);
+      expect(isKafkajsRecordEncoder(require(KAFKAJS_MODULES.record))).toBe(true);
     });
 
     it('leaves kafkajs alone once the produce request has loaded with its own', async () => {
       await inFreshModuleRegistry(async (load) => {
-        load(KAFKAJS_PRODUCE_REQUEST_MODULE);
+        load(KAFKAJS_MODULES.produceRequest);
         expect(fixKafkajsRecordEncoding(load)).toBe(false);
-        expect(isKafkajsRecordEncoder(load(RECORD_MODULE))).toBe(true);
+        expect(isKafkajsRecordEncoder(load(KAFKAJS_MODULES.record))).toBe(true);
       });
     });
   });

@@ -1,4 +1,5 @@
 import type { IHeaders } from 'kafkajs';
+import { KAFKAJS_MODULES, type ModuleRequire } from './kafkajs-modules';
 
 /** A record's bytes as kafkajs' `Encoder` (kafkajs 2.2.4, `src/protocol/encoder`) writes them. */
 export interface KafkajsRecordEncoder {
@@ -62,23 +63,21 @@ export function makeKafkajsRecord(Encoder: KafkajsEncoderStatics): KafkajsRecord
       Encoder.sizeOfVarInt(offsetDelta) +
       Encoder.sizeOfVarIntBytes(key) +
       Encoder.sizeOfVarIntBytes(value);
-    const names: string[] = [];
-    const values: (Buffer | string)[] = [];
+    // A header with an array value is sent as one header per item.
+    let headerCount = 0;
     let headersSize = 0;
-    const add = (name: string, headerValue: Buffer | string) => {
-      // As kafkajs sizes a header: Buffer.byteLength throws on a value that is neither (null too).
-      const keySize = Buffer.byteLength(name);
-      const valueSize = Buffer.byteLength(headerValue);
-      headersSize += Encoder.sizeOfVarInt(keySize) + keySize + Encoder.sizeOfVarInt(valueSize) + valueSize;
-      names.push(name);
-      values.push(headerValue);
-    };
     for (const name of headerNames) {
-      const headerValue = headers[name] as Buffer | string | (Buffer | string)[];
-      if (Array.isArray(headerValue)) for (const item of headerValue) add(name, item);
-      else add(name, headerValue);
+      const keySize = Buffer.byteLength(name);
+      const headerValue = headers[name];
+      if (Array.isArray(headerValue)) {
+        for (const item of headerValue) headersSize += sizeOfHeader(Encoder, keySize, item);
+        headerCount += headerValue.length;
+      } else {
+        headersSize += sizeOfHeader(Encoder, keySize, headerValue as Buffer | string);
+        headerCount++;
+      }
     }
-    const sizeOfBody = fieldsSize + Encoder.sizeOfVarInt(names.length) + headersSize;
+    const sizeOfBody = fieldsSize + Encoder.sizeOfVarInt(headerCount) + headersSize;
     const record = Object.create(Encoder.prototype) as KafkajsRecordEncoder;
     record.buf = Buffer.allocUnsafe(Encoder.sizeOfVarInt(sizeOfBody) + sizeOfBody);
     record.offset = 0;
@@ -89,9 +88,12 @@ export function makeKafkajsRecord(Encoder: KafkajsEncoderStatics): KafkajsRecord
       .writeVarInt(offsetDelta)
       .writeVarIntBytes(key)
       .writeVarIntBytes(value)
-      .writeVarInt(names.length);
-    for (let index = 0; index < names.length; index++) {
-      record.writeVarIntString(names[index]).writeVarIntBytes(values[index]);
+      .writeVarInt(headerCount);
+    for (const name of headerNames) {
+      const headerValue = headers[name];
+      if (Array.isArray(headerValue))
+        for (const item of headerValue) record.writeVarIntString(name).writeVarIntBytes(item);
+      else record.writeVarIntString(name).writeVarIntBytes(headerValue);
     }
     // Every byte is written (allocUnsafe leaves old memory in the rest): anything else is a bug here.
     if (record.offset !== record.buf.length) {
@@ -101,13 +103,11 @@ export function makeKafkajsRecord(Encoder: KafkajsEncoderStatics): KafkajsRecord
   };
 }
 
-/** The module registry the fix reads and changes: `require` of a module that loads kafkajs. */
-export type ModuleRequire = Pick<NodeJS.Require, 'resolve' | 'cache'> & ((id: string) => unknown);
-
-const RECORD_MODULE = 'kafkajs/src/protocol/recordBatch/record/v0';
-/** The only kafkajs module that encodes records (produce v3 to v7 all use its request). */
-const PRODUCE_REQUEST_MODULE = 'kafkajs/src/protocol/requests/produce/v3/request';
-const ENCODER_MODULE = 'kafkajs/src/protocol/encoder';
+/** A header's bytes in a record, sized as kafkajs sizes it: Buffer.byteLength throws on a value that is neither (null too). */
+function sizeOfHeader(Encoder: KafkajsEncoderStatics, keySize: number, value: Buffer | string): number {
+  const valueSize = Buffer.byteLength(value);
+  return Encoder.sizeOfVarInt(keySize) + keySize + Encoder.sizeOfVarInt(valueSize) + valueSize;
+}
 
 /** The record encoders this fix has put in place. */
 const installed = new WeakSet<object>();
@@ -121,17 +121,17 @@ const installed = new WeakSet<object>();
  * request has already loaded there or the record module is not the one it knows.
  */
 export function fixKafkajsRecordEncoding(moduleRequire: ModuleRequire = require): boolean {
-  const recordPath = moduleRequire.resolve(RECORD_MODULE);
+  const recordPath = moduleRequire.resolve(KAFKAJS_MODULES.record);
   const stock = moduleRequire(recordPath) as object;
   if (installed.has(stock)) return true;
   const cached = moduleRequire.cache[recordPath];
   const fixed =
     cached !== undefined &&
     cached.exports === stock &&
-    moduleRequire.cache[moduleRequire.resolve(PRODUCE_REQUEST_MODULE)] === undefined &&
+    moduleRequire.cache[moduleRequire.resolve(KAFKAJS_MODULES.produceRequest)] === undefined &&
     isKafkajsRecordEncoder(stock);
   if (fixed && cached) {
-    const record = makeKafkajsRecord(moduleRequire(ENCODER_MODULE) as KafkajsEncoderStatics);
+    const record = makeKafkajsRecord(moduleRequire(KAFKAJS_MODULES.encoder) as KafkajsEncoderStatics);
     installed.add(record);
     cached.exports = record;
   }

@@ -6,6 +6,7 @@ export * from './leak-scan';
 export * from './lookup-fixture';
 export * from './otlp-receiver';
 export * from './private-broker';
+export * from './seeded-ints';
 export * from './simulator-process';
 export * from './test-database';
 export * from './test-kafka';
