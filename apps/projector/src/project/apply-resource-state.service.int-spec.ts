@@ -34,6 +34,8 @@ import { ApplyResourceStateService, type ApplyOutcome, type BatchOutcome } from 
 import { StateConsumer } from './state.consumer';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+/** Text with everything COPY's text format escapes or JSON quotes: tab, newline, carriage return, backslashes, \\N, quotes. */
+const TRICKY_TEXT = 'tab\there\nnew line\r\\N back\\slash "quoted" \\u0041 é 🚀';
 
 let nextGid = 1_200_000;
 /** Every test works on gids of its own, so tests share the file's database without seeing each other. */
@@ -59,6 +61,8 @@ function live(gid: string, version: number, fields: Partial<AsanaResource> = {},
     causes: [`event-${gid}-${version}`],
   };
 }
+
+const items = (messages: ResourceStateMessage[]) => messages.map((message) => ({ message }));
 
 function tombstone(gid: string, version: number, type = 'task'): ResourceStateMessage {
   return { ...live(gid, version, {}, type), versionSource: 'fetched_at', deleted: true, state: null };
@@ -139,7 +143,7 @@ describe('ApplyResourceStateService on a real database', () => {
 
   it('keeps text exactly in the outbox, whatever COPY escapes or JSON quotes (backslashes, tabs, newlines, quotes, \\N)', async () => {
     const gid = freshGid();
-    const name = 'tab\there\nnew line\r\\N back\\slash "quoted" \\u0041 é 🚀';
+    const name = TRICKY_TEXT;
     const message = live(gid, T0, { name, notes: '\\' });
 
     await expect(service.apply(message)).resolves.toBe('applied');
@@ -153,6 +157,44 @@ describe('ApplyResourceStateService on a real database', () => {
       [row.id],
     );
     expect(rows[0].text).toBe(JSON.stringify(row.change));
+  });
+
+  it.each([
+    ['inserted (COPY)', false],
+    ['updated', true],
+  ])('keeps text exactly in a row it %s, with its query columns', async (_name, storedFirst) => {
+    const [task, project, tag] = [freshGid(), freshGid(), freshGid()];
+    const states = (version: number, name: string) => [
+      live(task, version, { name, notes: '\\', completed: true, assignee: null }),
+      live(project, version, { name, archived: true, workspace: { gid: '7', resource_type: 'workspace' } }, 'project'),
+      live(tag, version, { name }, 'tag'),
+    ];
+    if (storedFirst) await service.applyBatch(items(states(T0, 'before')));
+
+    await expect(service.applyBatch(items(states(T0 + 1000, TRICKY_TEXT)))).resolves.toEqual([
+      'applied',
+      'applied',
+      'applied',
+    ]);
+
+    const [taskState, projectState, tagState] = states(T0 + 1000, TRICKY_TEXT).map((message) => message.state);
+    expect(await taskRow(task)).toMatchObject({
+      state: taskState,
+      name: TRICKY_TEXT,
+      completed: true,
+      assignee_gid: null,
+      version: String(T0 + 1000),
+      deleted_at: null,
+    });
+    const { rows: projects } = await observer.query(
+      /* sql */ `SELECT state, name, archived, workspace_gid FROM projects WHERE gid = $1`,
+      [project],
+    );
+    expect(projects).toEqual([{ state: projectState, name: TRICKY_TEXT, archived: true, workspace_gid: '7' }]);
+    const { rows: resources } = await observer.query(/* sql */ `SELECT state, type FROM resources WHERE gid = $1`, [
+      tag,
+    ]);
+    expect(resources).toEqual([{ state: tagState, type: 'tag' }]);
   });
 
   describe('given no row for the gid', () => {
@@ -364,7 +406,6 @@ describe('ApplyResourceStateService on a real database', () => {
   });
   describe('given a batch of messages', () => {
     const TABLES = ['tasks', 'projects', 'resources'] as const;
-    const items = (messages: ResourceStateMessage[]) => messages.map((message) => ({ message }));
 
     /** Every projection row of the gids (minus updated_at; deleted_at as a flag) and their outbox rows in id order. */
     async function snapshot(gids: string[]) {
@@ -547,14 +588,16 @@ describe('ApplyResourceStateService on a real database', () => {
         work: (manager: EntityManager) => Promise<unknown>,
       ) => Promise<unknown>;
       // The batch's own connection is terminated by the server just before the outbox COPY, after
-      // the rows were upserted: the service reaches the connection through its query runner.
+      // the rows were written: the service reaches the connection through its query runner.
       const terminatingBeforeCopy = (client: Client): Client =>
         new Proxy(client, {
           get(target, property, receiver) {
             if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
             return (query: unknown, ...rest: unknown[]): unknown => {
-              if (typeof query === 'string') return (target.query as (...args: unknown[]) => unknown)(query, ...rest);
-              // A COPY stream: the server ends the session first, then the stream meets a dead connection.
+              const { text } = query as { text?: unknown };
+              const outboxCopy = typeof text === 'string' && text.startsWith('COPY outbox ');
+              if (!outboxCopy) return (target.query as (...args: unknown[]) => unknown)(query, ...rest);
+              // The outbox's COPY stream: the server ends the session first, then the stream meets a dead connection.
               void target.query(`SELECT pg_terminate_backend(pg_backend_pid())`).catch(() => undefined);
               return (target.query as (...args: unknown[]) => unknown)(query, ...rest);
             };
@@ -666,7 +709,7 @@ describe('ApplyResourceStateService on a real database', () => {
         const writerPid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
         try {
           // The other writer's row is inserted but not committed: the batch reads nothing for the gid
-          // (no row to lock), and its upsert waits on the writer's insert.
+          // (no row to lock), and its insert waits on the writer's.
           await writer.query('BEGIN');
           await writer.query(
             /* sql */ `INSERT INTO tasks (gid, state, version, updated_at) VALUES ($1, $2, $3, now())`,
@@ -678,7 +721,7 @@ describe('ApplyResourceStateService on a real database', () => {
             (error: unknown) => error,
           );
           await waitFor(
-            "the batch's upsert waiting on the other insert",
+            "the batch's insert waiting on the other",
             async () =>
               (
                 await observer.query(
@@ -691,10 +734,11 @@ describe('ApplyResourceStateService on a real database', () => {
           );
           await writer.query('COMMIT');
           const error = classifyError(await failure);
-          expect({ code: error.code, disposition: error.disposition, details: error.details }).toEqual({
+          // The COPY of the batch's new rows meets the committed row: a unique violation.
+          expect({ code: error.code, disposition: error.disposition, details: error.details }).toMatchObject({
             code: 'DATABASE_CONFLICT',
             disposition: 'retry',
-            details: { table: 'tasks', rows: 1 },
+            details: { sqlState: '23505', table: 'tasks' },
           });
           expect(await taskRow(other)).toBeUndefined();
           expect(await outboxOf(gid)).toEqual([]);
@@ -714,6 +758,55 @@ describe('ApplyResourceStateService on a real database', () => {
         }
       },
     );
+  });
+  it('when another transaction inserts a gid the batch holds locked, while the batch waits on its insert, then neither deadlocks: the other fails at once', async () => {
+    // The other transaction read both gids as absent before this one's row existed (a replica
+    // still applying its batch during a rebalance); its inserts come in gid order, as the batch's do.
+    const [held, inserted] = [freshGid(), freshGid()].sort();
+    await service.apply(live(held, T0));
+    const other = new Client({ connectionString: db.url });
+    await other.connect();
+    const otherPid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    const insert = (gid: string) =>
+      other.query(/* sql */ `INSERT INTO tasks (gid, state, version, updated_at) VALUES ($1, '{}', 1, now())`, [gid]);
+    try {
+      await other.query('BEGIN');
+      await insert(inserted);
+      // The batch locks `held`, then its COPY of `inserted` waits on the other's insert.
+      const applying = service.applyBatch(
+        items([live(held, T0 + 1000, { name: 'Renamed' }), live(inserted, T0 + 1000)]),
+      );
+      const outcome = applying.then(
+        (outcomes) => ({ outcomes }),
+        (error: unknown) => ({ error: classifyError(error) }),
+      );
+      await waitFor(
+        "the batch's insert waiting on the other's",
+        async () =>
+          (
+            await observer.query(
+              /* sql */ `SELECT 1 FROM pg_stat_activity
+                           WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
+              [otherPid],
+            )
+          ).rowCount === 1,
+        { timeoutMs: 5000 },
+      );
+      // Had the batch updated `held` before inserting, this insert would wait on it: a deadlock,
+      // which Postgres ends by failing one side with 40P01.
+      const refused = await insert(held).then(
+        () => null,
+        (error: unknown) => error as { code?: string },
+      );
+      expect(refused?.code).toBe('23505');
+      await other.query('ROLLBACK');
+
+      expect(await outcome).toEqual({ outcomes: ['applied', 'applied'] });
+      expect(Number((await taskRow(held))!.version)).toBe(T0 + 1000);
+      expect((await outboxOf(inserted)).map((row) => row.change.action)).toEqual(['created']);
+    } finally {
+      await other.end();
+    }
   });
 
   describe('through the consumer transport on the real broker', () => {

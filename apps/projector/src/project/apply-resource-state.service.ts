@@ -8,7 +8,9 @@ import { AsanaStreamError } from '@asana-stream/errors';
 import { secondsSince } from '@asana-stream/metrics';
 import { currentTraceparent } from '@asana-stream/telemetry';
 import { rejectionOf } from './check-state-message';
+import { copyIn } from './copy-text';
 import { writeOutbox } from './outbox-copy';
+import { projectionCopyData, projectionCopySql } from './projection-copy';
 import {
   gidsByTable,
   planProjection,
@@ -17,7 +19,7 @@ import {
   type StateToApply,
   type StoredRow,
 } from './projection-plan';
-import { PROJECTION_TABLES, type ProjectionTable } from './projection-tables';
+import { PROJECTION_TABLES, writtenColumns, type ProjectionTable } from './projection-tables';
 import { applyDurations, countApplied } from './projector-metrics';
 
 export type { ApplyOutcome, StateToApply } from './projection-plan';
@@ -47,47 +49,43 @@ const lockSql = (table: ProjectionTable) => /* sql */ `
   WHERE gid = ANY($1::text[]) ORDER BY gid FOR UPDATE`;
 
 /**
- * Per table: one upsert of every row the batch leaves, from one jsonb parameter (no bind-parameter
- * limit), in gid order. The version guard holds in SQL too (`decideProjection` writes only a
- * newer version), and a tombstone keeps the stored `deleted_at`. It answers how many rows it
- * inserted (`xmax = 0` tells an inserted row from an updated one), so the service notices a gid
- * another transaction created meanwhile, without reading a row back per gid.
+ * Per table: one update of every row the batch read (and so holds locked) and leaves changed, from
+ * one jsonb parameter (no bind-parameter limit). The version guard holds in SQL too
+ * (`decideProjection` writes only a newer version), and a tombstone keeps the stored `deleted_at`.
  */
-const upsertSql = (table: ProjectionTable) => {
-  const columns = [
-    ['gid', 'text'],
-    ['state', 'jsonb'],
-    ['version', 'bigint'],
-    ['deleted_at', 'timestamptz'],
-    ['updated_at', 'timestamptz'],
-    ...table.queryColumns.map(({ name, type }) => [name, type]),
-  ];
-  const names = columns.map(([name]) => name);
-  const updates = names
-    .filter((name) => name !== 'gid' && name !== 'deleted_at')
-    .map((name) => `${name} = EXCLUDED.${name}`);
+const updateSql = (table: ProjectionTable) => {
+  const columns = writtenColumns(table);
+  const updates = columns
+    .filter(({ name }) => name !== 'gid' && name !== 'deleted_at')
+    .map(({ name }) => `${name} = r.${name}`);
   return /* sql */ `
-    WITH written AS (
-      INSERT INTO ${table.name} AS stored (${names.join(', ')})
-      SELECT ${names.map((name) => `r.${name}`).join(', ')}
-      FROM jsonb_to_recordset($1::jsonb) AS r(${columns.map(([name, type]) => `${name} ${type}`).join(', ')})
-      ORDER BY r.gid
-      ON CONFLICT (gid) DO UPDATE SET ${updates.join(', ')},
-        deleted_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN NULL
-                          ELSE COALESCE(stored.deleted_at, EXCLUDED.deleted_at) END
-      WHERE stored.version < EXCLUDED.version
-      RETURNING (xmax = 0) AS inserted)
-    SELECT count(*)::int AS inserted FROM written WHERE inserted`;
+    UPDATE ${table.name} AS stored
+    SET ${updates.join(', ')},
+      deleted_at = CASE WHEN r.deleted_at IS NULL THEN NULL ELSE COALESCE(stored.deleted_at, r.deleted_at) END
+    FROM jsonb_to_recordset($1::jsonb) AS r(${columns.map(({ name, type }) => `${name} ${type}`).join(', ')})
+    WHERE stored.gid = r.gid AND stored.version < r.version`;
 };
 
-const SQL = new Map(PROJECTION_TABLES.map((table) => [table, { lock: lockSql(table), upsert: upsertSql(table) }]));
+const SQL = new Map(
+  PROJECTION_TABLES.map((table) => [
+    table,
+    { lock: lockSql(table), update: updateSql(table), insert: projectionCopySql(table) },
+  ]),
+);
 
 /**
  * Applies batches of state messages to the projection, each in one transaction: the batch's rows
  * are locked and read (one statement per table), every message is decided by the version guard
  * in offset order (a gid's later message sees what its earlier one left), then each table gets
- * one multi-row upsert and the outbox one COPY of the changes, with one NOTIFY. The
- * rows and their changes commit together or not at all.
+ * one COPY of its new rows, then one multi-row update of the rows it read, and the outbox one
+ * COPY of the changes, with one NOTIFY. The rows and their changes commit together or not at all.
+ *
+ * A gid the batch read as absent may be inserted by another transaction meanwhile (a second
+ * replica during a rebalance): the COPY then fails with a unique violation, a DATABASE_CONFLICT
+ * that runs the batch again, and the retry reads that row. The new rows of every table are
+ * written before the locked rows are updated, so a transaction waits on another's insert only
+ * while it inserts, in (table, gid) order, and never while holding a row it updated: two
+ * replicas applying overlapping batches wait for each other instead of deadlocking.
  *
  * A message the projection cannot take (`rejectionOf`) is left out and reported as its error,
  * while the rest commit; a database failure fails the whole batch.
@@ -146,15 +144,25 @@ export class ApplyResourceStateService {
     }
     const now = new Date();
     const plan = planProjection(items, (table, gid) => stored.get(`${table}/${gid}`), now);
-    for (const { table, rows } of plan.writes) await this.upsert(manager, table, rows, now);
-    await writeOutbox(await connectionOf(manager), plan.changes, OUTBOX_CHANNEL);
+    const client = await connectionOf(manager);
+    const updatedAt = now.toISOString();
+    // New rows first (COPY: a third less of Postgres' CPU than an upsert), then the locked ones:
+    // while this transaction waits on another's insert it has updated nothing another could wait on.
+    for (const { table, rows } of plan.writes) {
+      const inserted = rows.filter((row) => row.isNew);
+      if (inserted.length > 0)
+        await copyIn(client, SQL.get(table)!.insert, projectionCopyData(table, inserted, updatedAt));
+    }
+    for (const { table, rows } of plan.writes) {
+      const updated = rows.filter((row) => !row.isNew);
+      if (updated.length > 0) await this.update(manager, table, updated, updatedAt);
+    }
+    await writeOutbox(client, plan.changes, OUTBOX_CHANNEL);
     this.log.debug({ msg: 'state batch applied', messages: items.length, ...count(plan.outcomes) });
     return { outcomes: plan.outcomes, outboxRows: plan.changes.length };
   }
 
-  private async upsert(manager: EntityManager, table: ProjectionTable, rows: PlannedRow[], now: Date): Promise<void> {
-    // As text once: JSON.stringify would call a Date's toJSON for every row.
-    const updatedAt = now.toISOString();
+  private async update(manager: EntityManager, table: ProjectionTable, rows: PlannedRow[], updatedAt: string) {
     // A row at a time, then joined: one JSON.stringify of the whole array costs V8 nearly twice as much.
     const records = rows.map((row) =>
       JSON.stringify({
@@ -166,20 +174,7 @@ export class ApplyResourceStateService {
         ...row.columns,
       }),
     );
-    const [{ inserted }] = await manager.query<[{ inserted: number }]>(SQL.get(table)!.upsert, [
-      `[${records.join(',')}]`,
-    ]);
-    // Rows read were locked, so each is updated; only a gid absent then can have been written by
-    // another transaction since (a second replica during a rebalance), and its row is then updated
-    // or left alone instead of inserted. Its decision was made against nothing: redo it.
-    const raced = rows.filter((row) => row.isNew).length - inserted;
-    if (raced > 0) {
-      throw new AsanaStreamError(
-        'DATABASE_CONFLICT',
-        `${table.name}: ${raced} row(s) written by a concurrent transaction since the batch read them`,
-        { details: { table: table.name, rows: raced } },
-      );
-    }
+    await manager.query(SQL.get(table)!.update, [`[${records.join(',')}]`]);
   }
 }
 

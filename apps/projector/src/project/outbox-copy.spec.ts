@@ -1,23 +1,6 @@
-import { copyTextField, outboxCopyData, type OutboxRow } from './outbox-copy';
+import { outboxCopyData, type OutboxRow } from './outbox-copy';
 
 const outboxCopyText = (changes: OutboxRow[]) => outboxCopyData(changes).toString('utf8');
-
-describe('copyTextField', () => {
-  it.each<[string, string | null, string]>([
-    ['null as \\N', null, '\\N'],
-    ['the empty string as itself (not null)', '', ''],
-    ['plain text unchanged', '1200000000000001', '1200000000000001'],
-    ['a backslash doubled', 'a\\b', 'a\\\\b'],
-    ['a newline escaped', 'a\nb', 'a\\nb'],
-    ['a carriage return escaped', 'a\rb', 'a\\rb'],
-    ['a tab escaped', 'a\tb', 'a\\tb'],
-    ['every special at once, in place', '\\\n\r\t', '\\\\\\n\\r\\t'],
-    ['the two characters \\N as text, not null', '\\N', '\\\\N'],
-    ['other control characters and non-ASCII unchanged', 'a\u0001é🚀', 'a\u0001é🚀'],
-  ])('%s', (_name, value, expected) => {
-    expect(copyTextField(value)).toBe(expected);
-  });
-});
 
 describe('outboxCopyData', () => {
   const row = (overrides: Partial<OutboxRow> = {}): OutboxRow => ({

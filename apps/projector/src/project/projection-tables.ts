@@ -61,6 +61,26 @@ const GENERIC: ProjectionTable = {
   columns: (_s, type) => ({ type }),
 };
 
+/** A column every projection write fills, with its Postgres type (as the set-based SQL declares it). */
+export interface WrittenColumn {
+  name: string;
+  type: 'text' | 'boolean' | 'jsonb' | 'bigint' | 'timestamptz';
+}
+
+/** The columns every projection table has, in the order a write fills them. */
+const COMMON_COLUMNS: readonly WrittenColumn[] = [
+  { name: 'gid', type: 'text' },
+  { name: 'state', type: 'jsonb' },
+  { name: 'version', type: 'bigint' },
+  { name: 'deleted_at', type: 'timestamptz' },
+  { name: 'updated_at', type: 'timestamptz' },
+];
+
+/** Every column a write of `table` fills: the common ones, then the table's query columns. */
+export function writtenColumns(table: ProjectionTable): readonly WrittenColumn[] {
+  return [...COMMON_COLUMNS, ...table.queryColumns];
+}
+
 /**
  * Every projection table, in the one order a transaction locks and writes them: two projector
  * replicas applying overlapping batches then wait for each other's rows in the same order.

@@ -22,7 +22,7 @@ export const appliedMessages = counter({
 
 export const batchApplyDuration = histogram({
   name: 'asana_stream_projector_batch_apply_duration_seconds',
-  help: "One batch's Postgres transaction (lock and read, decide, upsert, outbox, commit), by result: committed or failed.",
+  help: "One batch's Postgres transaction (lock and read, decide, write rows, outbox, commit), by result: committed or failed.",
   labelNames: ['result'] as const,
   buckets: DURATION_BUCKETS_SECONDS,
 });
