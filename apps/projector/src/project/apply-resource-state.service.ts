@@ -20,6 +20,7 @@ import {
   type StoredRow,
 } from './projection-plan';
 import { PROJECTION_TABLES, writtenColumns, type ProjectionTable } from './projection-tables';
+import { stateJsonOnce, type StateJson } from './state-json';
 import { applyDurations, countApplied } from './projector-metrics';
 
 export type { ApplyOutcome, StateToApply } from './projection-plan';
@@ -109,19 +110,23 @@ export class ApplyResourceStateService {
    * its error (nothing of it written). Throws when the transaction fails: nothing is written.
    */
   async applyBatch(items: readonly StateToApply[]): Promise<BatchOutcome[]> {
-    const rejections = items.map(({ message }) => rejectionOf(message));
+    const stateJson = stateJsonOnce();
+    const rejections = items.map(({ message }) => rejectionOf(message, stateJson));
     const accepted = items.filter((_, index) => rejections[index] === null);
-    const applied = accepted.length === 0 ? { outcomes: [], outboxRows: 0 } : await this.transaction(accepted);
+    const applied =
+      accepted.length === 0 ? { outcomes: [], outboxRows: 0 } : await this.transaction(accepted, stateJson);
     countApplied(applied.outcomes, items.length - accepted.length, applied.outboxRows);
     let next = 0;
     return rejections.map((rejection) => rejection ?? applied.outcomes[next++]);
   }
 
   /** One transaction for the accepted messages, timed (committed or failed). */
-  private async transaction(accepted: readonly StateToApply[]): Promise<Applied> {
+  private async transaction(accepted: readonly StateToApply[], stateJson: StateJson): Promise<Applied> {
     const startedAt = performance.now();
     try {
-      const applied = await this.dataSource.transaction('READ COMMITTED', (manager) => this.applyIn(manager, accepted));
+      const applied = await this.dataSource.transaction('READ COMMITTED', (manager) =>
+        this.applyIn(manager, accepted, stateJson),
+      );
       applyDurations.committed.observe(secondsSince(startedAt));
       return applied;
     } catch (error) {
@@ -130,7 +135,11 @@ export class ApplyResourceStateService {
     }
   }
 
-  private async applyIn(manager: EntityManager, items: readonly StateToApply[]): Promise<Applied> {
+  private async applyIn(
+    manager: EntityManager,
+    items: readonly StateToApply[],
+    stateJson: StateJson,
+  ): Promise<Applied> {
     const stored = new Map<string, StoredRow>();
     for (const { table, gids } of gidsByTable(items)) {
       const rows = await manager.query<StoredRecord[]>(SQL.get(table)!.lock, [gids]);
@@ -151,13 +160,13 @@ export class ApplyResourceStateService {
     for (const { table, rows } of plan.writes) {
       const inserted = rows.filter((row) => row.isNew);
       if (inserted.length > 0)
-        await copyIn(client, SQL.get(table)!.insert, projectionCopyData(table, inserted, updatedAt));
+        await copyIn(client, SQL.get(table)!.insert, projectionCopyData(table, inserted, updatedAt, stateJson));
     }
     for (const { table, rows } of plan.writes) {
       const updated = rows.filter((row) => !row.isNew);
       if (updated.length > 0) await this.update(manager, table, updated, updatedAt);
     }
-    await writeOutbox(client, plan.changes, OUTBOX_CHANNEL);
+    await writeOutbox(client, plan.changes, OUTBOX_CHANNEL, stateJson);
     this.log.debug({ msg: 'state batch applied', messages: items.length, ...count(plan.outcomes) });
     return { outcomes: plan.outcomes, outboxRows: plan.changes.length };
   }

@@ -1,5 +1,12 @@
 import type { ResourceStateMessage } from '@asana-stream/contracts';
 import { rejectionOf } from './check-state-message';
+import { stateJsonOnce, stringifyState, type StateJson } from './state-json';
+
+/** rejectionOf alone, and as a batch runs it, with the state's JSON made once for its writes too. */
+const STATE_JSONS: [string, () => StateJson][] = [
+  ['by itself', () => stringifyState],
+  ["with the batch's state JSON", stateJsonOnce],
+];
 
 const live = (overrides: Partial<ResourceStateMessage> = {}): ResourceStateMessage => ({
   gid: '1200',
@@ -17,7 +24,7 @@ const tombstone = (overrides: Partial<ResourceStateMessage> = {}): ResourceState
   live({ versionSource: 'fetched_at', deleted: true, state: null, ...overrides });
 
 describe('rejectionOf', () => {
-  describe('accepts', () => {
+  describe.each(STATE_JSONS)('accepts (%s)', (_how, stateJson) => {
     it.each<[string, ResourceStateMessage]>([
       ['a live state', live()],
       ['a tombstone without state', tombstone()],
@@ -31,7 +38,7 @@ describe('rejectionOf', () => {
       ['text that merely mentions d800', live({ state: { gid: '1200', name: 'ud800 \\ud800' } })],
       ['control characters other than NUL', live({ state: { gid: '1200', name: 'a\u0001b\tc\n' } })],
     ])('%s', (_name, message) => {
-      expect(rejectionOf(message)).toBeNull();
+      expect(rejectionOf(message, stateJson())).toBeNull();
     });
   });
 
@@ -55,7 +62,7 @@ describe('rejectionOf', () => {
     });
   });
 
-  describe('rejects text Postgres refuses as DATA_REJECTED (dead-letter)', () => {
+  describe.each(STATE_JSONS)('rejects text Postgres refuses as DATA_REJECTED (dead-letter) (%s)', (_how, stateJson) => {
     it.each<[string, ResourceStateMessage]>([
       ['NUL in a state field', live({ state: { gid: '1200', name: 'a\u0000b' } })],
       ['NUL at the start of a field', live({ state: { gid: '1200', name: '\u0000' } })],
@@ -68,8 +75,10 @@ describe('rejectionOf', () => {
       ['a lone low surrogate', live({ state: { gid: '1200', name: '\udc00' } })],
       ['a high surrogate at the end', live({ state: { gid: '1200', name: 'x\udbff' } })],
       ['two high surrogates', live({ state: { gid: '1200', name: '\ud800\ud800' } })],
+      ['a lone surrogate in the event time', live({ eventAt: '2026-11-22\ud800' })],
+      ['NUL in the fetch time', live({ fetchedAt: '\u0000' })],
     ])('%s', (_name, message) => {
-      expect(rejectionOf(message)).toMatchObject({ code: 'DATA_REJECTED', disposition: 'dead-letter' });
+      expect(rejectionOf(message, stateJson())).toMatchObject({ code: 'DATA_REJECTED', disposition: 'dead-letter' });
     });
   });
 
@@ -81,5 +90,14 @@ describe('rejectionOf', () => {
     const error = rejectionOf(live({ state: { gid: '1200', name: 'secret\u0000' } }));
     expect(error?.message).not.toContain('secret');
     expect(JSON.stringify(error)).not.toContain('secret');
+  });
+
+  it("reads the state's text from the batch's JSON of it", () => {
+    const message = live();
+    const stateJson = jest.fn(stringifyState);
+    rejectionOf(message, stateJson);
+    expect(stateJson).toHaveBeenCalledWith(message.state);
+    // What the batch's JSON says is what is checked: text it would write with NUL is refused.
+    expect(rejectionOf(message, () => '{"name":"\\u0000"}')?.code).toBe('DATA_REJECTED');
   });
 });

@@ -1,5 +1,6 @@
 import type { ResourceStateMessage } from '@asana-stream/contracts';
 import { AsanaStreamError } from '@asana-stream/errors';
+import { stringifyState, type StateJson } from './state-json';
 
 /**
  * A JSON escape Postgres refuses in jsonb and text: NUL (`\u0000`), or a lone UTF-16 surrogate,
@@ -18,7 +19,10 @@ const REFUSED_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
  *   object, or a state whose `gid` is another resource's;
  * - `DATA_REJECTED`: text Postgres refuses (NUL, a lone surrogate) anywhere in what is stored.
  */
-export function rejectionOf(message: ResourceStateMessage): AsanaStreamError | null {
+export function rejectionOf(
+  message: ResourceStateMessage,
+  stateJson: StateJson = stringifyState,
+): AsanaStreamError | null {
   const where = { gid: message.gid, version: String(message.version) };
   if (!Number.isSafeInteger(message.version) || message.version < 0) {
     return invalid('the version is not a safe non-negative integer', where);
@@ -32,10 +36,9 @@ export function rejectionOf(message: ResourceStateMessage): AsanaStreamError | n
   if (stateGid !== undefined && stateGid !== message.gid) {
     return invalid("the state is another resource's (its gid differs from the message's)", where);
   }
-  const json = JSON.stringify(message);
-  // Nearly every message has no `\u` escape at all: the regular expression, tried at every
-  // position, is then skipped.
-  if (json.includes('\\u') && REFUSED_ESCAPE.test(json)) {
+  // The state's JSON (which the batch writes too) and the rest of the message's: an escape lies
+  // within one string, so these two hold the refused ones JSON.stringify(message) would.
+  if (refusedEscapeIn(stateJson(message.state)) || refusedEscapeIn(JSON.stringify({ ...message, state: null }))) {
     return new AsanaStreamError(
       'DATA_REJECTED',
       'asana.state: the message holds text Postgres refuses (NUL or a lone surrogate)',
@@ -44,6 +47,9 @@ export function rejectionOf(message: ResourceStateMessage): AsanaStreamError | n
   }
   return null;
 }
+
+/** Nearly every text has no `\u` escape at all: the regular expression, tried at every position, is then skipped. */
+const refusedEscapeIn = (json: string): boolean => json.includes('\\u') && REFUSED_ESCAPE.test(json);
 
 function invalid(reason: string, details: { gid: string; version: string }): AsanaStreamError {
   return new AsanaStreamError('INVALID_MESSAGE', `asana.state: not projectable: ${reason}`, { details });

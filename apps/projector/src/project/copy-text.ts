@@ -1,5 +1,4 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import type { ClientBase } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 
@@ -23,7 +22,14 @@ export function copyTextLine(fields: readonly (string | null)[]): Buffer {
   return Buffer.from(`${fields.map(copyTextField).join('\t')}\n`);
 }
 
-/** Runs `COPY ... FROM STDIN` (`sql`) with `data` (lines of `copyTextLine`) on `client`, in its open transaction if any. */
+/**
+ * Runs `COPY ... FROM STDIN` (`sql`) with `data` (lines of `copyTextLine`) on `client`, in its open
+ * transaction if any, and resolves once Postgres has taken it all. The data is written and the
+ * stream ended directly: `stream.pipeline` aborts an AbortController of its own as it finishes,
+ * which builds a DOMException with its stack for every COPY.
+ */
 export async function copyIn(client: ClientBase, sql: string, data: Buffer): Promise<void> {
-  await pipeline(Readable.from([data]), client.query(copyFrom(sql)));
+  const copy = client.query(copyFrom(sql));
+  copy.end(data);
+  await finished(copy);
 }
