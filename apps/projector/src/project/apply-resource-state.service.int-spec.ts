@@ -93,6 +93,20 @@ describe('ApplyResourceStateService on a real database', () => {
   /** A second connection: it sees only what the service's transactions committed. */
   let observer: Client;
 
+  /** Resolves once a session other than `otherPid` (the batch's) waits on a lock in the test database. */
+  const batchWaitingOnLock = (otherPid: number) =>
+    waitFor(
+      "the batch's statement waiting on the other transaction",
+      async () =>
+        (
+          await observer.query(
+            /* sql */ `SELECT 1 FROM pg_stat_activity
+                       WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
+            [otherPid],
+          )
+        ).rowCount === 1,
+      { timeoutMs: 5000 },
+    );
   const taskRow = async (gid: string): Promise<TaskRow | undefined> =>
     (await observer.query<TaskRow>(/* sql */ `SELECT * FROM tasks WHERE gid = $1`, [gid])).rows[0];
   /** The gid's outbox rows; each, with its id as `changeId` (as the relay adds it), meets the published contract. */
@@ -720,18 +734,7 @@ describe('ApplyResourceStateService on a real database', () => {
             () => null,
             (error: unknown) => error,
           );
-          await waitFor(
-            "the batch's insert waiting on the other",
-            async () =>
-              (
-                await observer.query(
-                  /* sql */ `SELECT 1 FROM pg_stat_activity
-                             WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
-                  [writerPid],
-                )
-              ).rowCount === 1,
-            { timeoutMs: 5000 },
-          );
+          await batchWaitingOnLock(writerPid);
           await writer.query('COMMIT');
           const error = classifyError(await failure);
           // The COPY of the batch's new rows meets the committed row: a unique violation.
@@ -780,18 +783,7 @@ describe('ApplyResourceStateService on a real database', () => {
         (outcomes) => ({ outcomes }),
         (error: unknown) => ({ error: classifyError(error) }),
       );
-      await waitFor(
-        "the batch's insert waiting on the other's",
-        async () =>
-          (
-            await observer.query(
-              /* sql */ `SELECT 1 FROM pg_stat_activity
-                           WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
-              [otherPid],
-            )
-          ).rowCount === 1,
-        { timeoutMs: 5000 },
-      );
+      await batchWaitingOnLock(otherPid);
       // Had the batch updated `held` before inserting, this insert would wait on it: a deadlock,
       // which Postgres ends by failing one side with 40P01.
       const refused = await insert(held).then(

@@ -171,7 +171,12 @@ export class ApplyResourceStateService {
     return { outcomes: plan.outcomes, outboxRows: plan.changes.length };
   }
 
-  private async update(manager: EntityManager, table: ProjectionTable, rows: PlannedRow[], updatedAt: string) {
+  private async update(
+    manager: EntityManager,
+    table: ProjectionTable,
+    rows: PlannedRow[],
+    updatedAt: string,
+  ): Promise<void> {
     // A row at a time, then joined: one JSON.stringify of the whole array costs V8 nearly twice as much.
     const records = rows.map((row) =>
       JSON.stringify({
