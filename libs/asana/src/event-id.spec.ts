@@ -1,5 +1,5 @@
 import { asanaTaskEvent } from '@asana-stream/testing';
-import { asanaEventId } from './event-id';
+import { asanaEventId, canonicalAsanaEvent } from './event-id';
 import type { AsanaEvent } from './types';
 
 const event = asanaTaskEvent();
@@ -60,5 +60,34 @@ describe('asanaEventId', () => {
 
   it('is 32 lowercase hex characters', () => {
     expect(asanaEventId(event)).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe('canonicalAsanaEvent', () => {
+  const reordered = JSON.parse(
+    '{"parent":null,"user":{"resource_type":"user","gid":"42"},"change":{"field":"name","action":"changed"},"action":"changed","created_at":"2026-11-22T10:00:00.000Z","resource":{"resource_subtype":"default_task","gid":"1200","resource_type":"task"}}',
+  ) as AsanaEvent;
+
+  it('gives the id asanaEventId gives', () => {
+    expect(canonicalAsanaEvent(event).eventId).toBe(asanaEventId(event));
+    expect(canonicalAsanaEvent(reordered).eventId).toBe(asanaEventId(event));
+  });
+
+  it('writes the event as JSON with the keys of every object sorted, whatever order they came in', () => {
+    expect(canonicalAsanaEvent(reordered).json).toBe(
+      '{"action":"changed","change":{"action":"changed","field":"name"},"created_at":"2026-11-22T10:00:00.000Z","parent":null,"resource":{"gid":"1200","resource_subtype":"default_task","resource_type":"task"},"user":{"gid":"42","resource_type":"user"}}',
+    );
+  });
+
+  it('writes JSON that reads back as the event', () => {
+    const escaped = {
+      ...event,
+      change: {
+        field: 'name',
+        action: 'changed' as const,
+        new_value: { gid: '7', resource_type: 'user', name: 'a "b" \u2028 \\ é' },
+      },
+    };
+    expect(JSON.parse(canonicalAsanaEvent(escaped).json)).toEqual(escaped);
   });
 });

@@ -1,4 +1,5 @@
 export * from './decode-message';
+export * from './event-envelope-json';
 export * from './messages';
 export * from './published/published-contracts';
 export * from './published/schema-compatibility';

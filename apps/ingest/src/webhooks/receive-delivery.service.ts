@@ -1,17 +1,17 @@
 import { hash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Message, TopicMessages } from 'kafkajs';
-import { ASANA_HOOK_SIGNATURE_HEADER, asanaEventId, isValidAsanaSignature, type AsanaEvent } from '@asana-stream/asana';
+import { ASANA_HOOK_SIGNATURE_HEADER, isValidAsanaSignature, type AsanaEvent } from '@asana-stream/asana';
 import { APP_CONFIG, type IngestConfig } from '@asana-stream/config';
 import {
+  eventEnvelopeMessages,
   QUARANTINE_TOPIC,
   TOPICS,
   TopicNames,
-  type AsanaEventEnvelope,
   type RawDeliveryRecord,
 } from '@asana-stream/contracts';
 import { classifyError, type AsanaStreamError } from '@asana-stream/errors';
-import { jsonMessage, KafkaPublisher, type PublishOptions, type RecordBatchSize } from '@asana-stream/kafka';
+import { KafkaPublisher, type PublishOptions, type RecordBatchSize } from '@asana-stream/kafka';
 import { ContactThrottle } from './contact-throttle';
 import { parseDelivery } from './delivery-body';
 import { IngestError } from './ingest.errors';
@@ -105,29 +105,22 @@ export class ReceiveDeliveryService {
         details: { deliveryId: received.deliveryId, quarantined },
       });
     }
-    const envelopes = events.map((event): AsanaEventEnvelope => ({
-      eventId: asanaEventId(event),
-      source: 'webhook',
-      subscriptionId,
-      deliveryId: received.deliveryId,
-      receivedAt: received.receivedAt,
-      event,
-    }));
+    const eventMessages = eventEnvelopeMessages(
+      { source: 'webhook', subscriptionId, deliveryId: received.deliveryId, receivedAt: received.receivedAt },
+      events,
+    );
     const topicMessages: TopicMessages[] = [
       {
         topic: this.names.physical(TOPICS.deliveries.name),
-        messages: [rawDeliveryMessage(received, rawBody, envelopes.length)],
+        messages: [rawDeliveryMessage(received, rawBody, eventMessages.length)],
       },
     ];
-    if (envelopes.length > 0) {
-      topicMessages.push({
-        topic: this.names.physical(TOPICS.events.name),
-        messages: envelopes.map((e) => jsonMessage(e.event.resource.gid, e)),
-      });
+    if (eventMessages.length > 0) {
+      topicMessages.push({ topic: this.names.physical(TOPICS.events.name), messages: eventMessages });
     }
     await this.publish(topicMessages, deadline);
-    this.recordContact(subscriptionId, envelopes.length === 0);
-    return { deliveryId: received.deliveryId, eventCount: envelopes.length };
+    this.recordContact(subscriptionId, eventMessages.length === 0);
+    return { deliveryId: received.deliveryId, eventCount: eventMessages.length };
   }
 
   /**
