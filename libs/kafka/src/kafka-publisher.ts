@@ -303,12 +303,15 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
 
   /** Sends one batch on the current producer, or on a fresh one when the last send failed. */
   private async send(batch: OutgoingMessage[], callers: number): Promise<void> {
-    const topicMessages: TopicMessages[] = [];
+    // One entry per topic, its messages in publish order: kafkajs would merge entries of one topic
+    // itself, copying the topic's messages so far at each (quadratic in the batch's publishes).
+    const byTopic = new Map<string, Message[]>();
     for (const { topic, message } of batch) {
-      const last = topicMessages.at(-1);
-      if (last?.topic === topic) last.messages.push(message);
-      else topicMessages.push({ topic, messages: [message] });
+      const messages = byTopic.get(topic);
+      if (messages) messages.push(message);
+      else byTopic.set(topic, [message]);
     }
+    const topicMessages: TopicMessages[] = Array.from(byTopic, ([topic, messages]) => ({ topic, messages }));
     let producer: Producer;
     try {
       producer = await this.connectedProducer();
@@ -318,7 +321,7 @@ export class KafkaPublisher implements OnModuleInit, OnApplicationShutdown {
     }
     const startedAt = performance.now();
     try {
-      // kafkajs merges a topic's entries in order, so each partition keeps publish order.
+      // Each topic's messages are in publish order, and kafkajs keeps it per partition.
       await quietly(() => producer.sendBatch({ topicMessages, acks: -1 }));
     } catch (error) {
       requestMetrics.failed.inc();
