@@ -76,10 +76,10 @@ describe('eventEnvelopeMessages', () => {
     ],
     ['an origin without the optional ids', { source: 'resync', receivedAt: '2026-12-03T10:00:00.000Z' }],
   ])('gives, from %s, envelopes that decode as the asana.events contract to the envelope', (_label, origin) => {
-    for (const [i, message] of eventEnvelopeMessages(origin, randomEvents(200, 3)).entries()) {
+    const events = randomEvents(200, 3);
+    for (const [i, message] of eventEnvelopeMessages(origin, events).entries()) {
       const decoded = decodeMessage(TOPICS.events.name, Buffer.from(message.value)) as AsanaEventEnvelope;
-      const event = randomEvents(200, 3)[i];
-      expect(decoded).toEqual({ eventId: asanaEventId(event), ...origin, event });
+      expect(decoded).toEqual({ eventId: asanaEventId(events[i]), ...origin, event: events[i] });
     }
   });
 

@@ -1,10 +1,10 @@
 import { canonicalAsanaEvent, type AsanaEvent } from '@asana-stream/asana';
 import type { AsanaEventEnvelope } from './messages';
 
-/** What the events of one delivery (or one page of a feed) share: their envelope but the id and the event. */
+/** What the events of one delivery share: their envelope but the id and the event. */
 export type EnvelopeOrigin = Omit<AsanaEventEnvelope, 'eventId' | 'event'>;
 
-/** The fields `eventEnvelopeJson` writes, which must be all an envelope has. */
+/** The fields `eventEnvelopeMessages` writes, which must be all an envelope has. */
 type WrittenField = 'eventId' | 'source' | 'subscriptionId' | 'deliveryId' | 'receivedAt' | 'event';
 /** An origin, as long as `WrittenField` names every field of the envelope: a field added to the contract fails to compile here. */
 type EveryFieldWritten<T> = [Exclude<keyof AsanaEventEnvelope, WrittenField>] extends [never] ? T : never;
