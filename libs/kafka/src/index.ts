@@ -6,6 +6,7 @@ export * from './kafkajs-crc-fix';
 export * from './kafkajs-encoder-fix';
 export * from './kafkajs-fixes';
 export * from './kafkajs-modules';
+export * from './kafkajs-produce-request-fix';
 export * from './kafkajs-record-fix';
 export * from './kafkajs-request-queue-fix';
 export * from './kafka-consumer-error.filter';

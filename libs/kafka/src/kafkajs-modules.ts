@@ -9,6 +9,8 @@ export const KAFKAJS_MODULES = {
   /** The record batch encoder, the one user of the CRC; produce and fetch requests load it. */
   recordBatch: 'kafkajs/src/protocol/recordBatch/v0',
   crc32c: 'kafkajs/src/protocol/recordBatch/crc32C',
+  /** kafkajs' 64-bit integer, of a produce request's producer id and timestamps. */
+  long: 'kafkajs/src/utils/long',
   /** The produce request of versions 3 to 7, loaded on a client's first produce. */
   produceRequest: 'kafkajs/src/protocol/requests/produce/v3/request',
 } as const;
