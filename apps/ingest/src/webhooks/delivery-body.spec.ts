@@ -1,4 +1,4 @@
-import { asanaTaskEvent } from '@asana-stream/testing';
+import { asanaTaskEvent, seededInts } from '@asana-stream/testing';
 import { MAX_DELIVERY_DEPTH, nestsDeeperThan, parseDelivery } from './delivery-body';
 import { IngestError } from './ingest.errors';
 
@@ -21,6 +21,32 @@ describe('nestsDeeperThan', () => {
     expect(nestsDeeperThan('{"a":"[[[[[[{{{{"}', 1)).toBe(false);
     expect(nestsDeeperThan('{"a":"\\"[[[["}', 1)).toBe(false);
     expect(nestsDeeperThan('{"a\\\\":[[]]}', 2)).toBe(true);
+  });
+
+  it('answers for any JSON what the depth of its parsed value says', () => {
+    const next = seededInts(41);
+    const pieces = ['[', ']', '{', '}', '"', '\\', '\\"', 'a', 'é', '\n', ' '];
+    const text = () => Array.from({ length: next(8) }, () => pieces[next(pieces.length)]).join('');
+    const value = (depth: number): unknown => {
+      switch (depth === 0 ? 2 + next(2) : next(4)) {
+        case 0:
+          return Array.from({ length: next(4) }, () => value(depth - 1));
+        case 1:
+          return Object.fromEntries(Array.from({ length: next(4) }, () => [text(), value(depth - 1)]));
+        case 2:
+          return text();
+        default:
+          return next(1000);
+      }
+    };
+    const depthOf = (parsed: unknown): number =>
+      typeof parsed === 'object' && parsed !== null ? 1 + Math.max(0, ...Object.values(parsed).map(depthOf)) : 0;
+    for (let n = 0; n < 2000; n++) {
+      const json = JSON.stringify(value(next(12)));
+      const depth = depthOf(JSON.parse(json));
+      for (const max of [0, 1, depth - 1, depth, depth + 1].filter((m) => m >= 0))
+        expect([json, max, nestsDeeperThan(json, max)]).toEqual([json, max, depth > max]);
+    }
   });
 
   it('walks a million levels in a loop, without recursing', () => {
