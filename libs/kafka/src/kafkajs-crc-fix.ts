@@ -1,4 +1,4 @@
-import { KAFKAJS_MODULES, type ModuleRequire } from './kafkajs-modules';
+import { KAFKAJS_MODULES, replaceKafkajsModule, type ModuleRequire } from './kafkajs-modules';
 
 /** A CRC-32C (Castagnoli) of a buffer, as an unsigned 32-bit number: what a record batch carries. */
 export type Crc32c = (input: Buffer) => number;
@@ -26,9 +26,6 @@ export function isKafkajsCrc32c(crc: unknown): boolean {
   return typeof crc === 'function' && String(crc).includes('unsigned(crc32C(buffer))');
 }
 
-/** The CRC functions this fix has put in place. */
-const installed = new WeakSet<object>();
-
 /**
  * Puts a native CRC-32C (`nativeCrc32c`) in place of kafkajs' JavaScript one, which computes a
  * CRC over every record batch a producer sends at about 420 MB/s on the benchmarks' machine, about
@@ -42,20 +39,9 @@ export function fixKafkajsCrc32c(
   moduleRequire: ModuleRequire = require,
   loadNative: () => Crc32c | undefined = nativeCrc32c,
 ): boolean {
-  const crcPath = moduleRequire.resolve(KAFKAJS_MODULES.crc32c);
-  const stock = moduleRequire(crcPath) as object;
-  if (installed.has(stock)) return true;
-  const cached = moduleRequire.cache[crcPath];
-  const native = loadNative();
-  const fixed =
-    native !== undefined &&
-    cached !== undefined &&
-    cached.exports === stock &&
-    moduleRequire.cache[moduleRequire.resolve(KAFKAJS_MODULES.recordBatch)] === undefined &&
-    isKafkajsCrc32c(stock);
-  if (fixed && cached && native) {
-    installed.add(native);
-    cached.exports = native;
-  }
-  return fixed;
+  return replaceKafkajsModule(moduleRequire, KAFKAJS_MODULES.crc32c, {
+    keptBy: [KAFKAJS_MODULES.recordBatch],
+    isReleased: isKafkajsCrc32c,
+    make: loadNative,
+  });
 }

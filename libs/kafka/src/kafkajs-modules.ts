@@ -31,3 +31,41 @@ export async function encodeKafkajsProduceRequest(
   const produceV3 = load(KAFKAJS_MODULES.produceRequest) as KafkajsProduceV3;
   return (await produceV3({ acks: -1, timeout: 30_000, topicData }).encode()).buffer;
 }
+
+/** The module exports `replaceKafkajsModule` has put in place, in any registry. */
+const replacements = new WeakSet<object>();
+
+/**
+ * Puts `make(released)` in place of kafkajs' module `id` (its exports, `released`) in the module
+ * registry `moduleRequire` loads kafkajs from, once, and answers whether it is in place. kafkajs
+ * keeps what a module of it required when that module loaded, so the replacement is made only
+ * while none of `keptBy` (the modules that would keep the released one) has loaded there, and
+ * only when `isReleased` recognises the exports as the ones the replacement was written for and
+ * `make` makes one (undefined: it cannot here). Otherwise kafkajs is left as it is.
+ */
+export function replaceKafkajsModule(
+  moduleRequire: ModuleRequire,
+  id: string,
+  options: {
+    keptBy: readonly string[];
+    isReleased: (exports: unknown) => boolean;
+    make: (released: unknown) => object | undefined;
+  },
+): boolean {
+  const path = moduleRequire.resolve(id);
+  const current = moduleRequire(path) as object;
+  if (replacements.has(current)) return true;
+  const cached = moduleRequire.cache[path];
+  if (
+    cached?.exports !== current ||
+    options.keptBy.some((keeper) => moduleRequire.cache[moduleRequire.resolve(keeper)] !== undefined) ||
+    !options.isReleased(current)
+  ) {
+    return false;
+  }
+  const replacement = options.make(current);
+  if (replacement === undefined) return false;
+  replacements.add(replacement);
+  cached.exports = replacement;
+  return true;
+}

@@ -1,5 +1,5 @@
 import type { IHeaders } from 'kafkajs';
-import { KAFKAJS_MODULES, type ModuleRequire } from './kafkajs-modules';
+import { KAFKAJS_MODULES, replaceKafkajsModule, type ModuleRequire } from './kafkajs-modules';
 
 /** kafkajs' 64-bit integer (kafkajs 2.2.4, `src/utils/long`), as far as this fix writes one. */
 interface KafkajsLong {
@@ -381,9 +381,6 @@ const LATER_PRODUCE_REQUESTS = [4, 5, 6, 7].map(
   (version) => `kafkajs/src/protocol/requests/produce/v${version}/request`,
 );
 
-/** The produce requests this fix has put in place. */
-const installed = new WeakSet<object>();
-
 /**
  * Puts `makeKafkajsProduceRequest`'s request in place of kafkajs 2.2.4's produce request of version
  * 3, which versions 4 to 7 (what a broker of Kafka 2.1 or later takes) take when they first load,
@@ -393,24 +390,15 @@ const installed = new WeakSet<object>();
  * when a later produce request has already loaded there or the request is not the one it knows.
  */
 export function fixKafkajsProduceRequest(moduleRequire: ModuleRequire = require): boolean {
-  const requestPath = moduleRequire.resolve(KAFKAJS_MODULES.produceRequest);
-  const stock = moduleRequire(requestPath) as object;
-  if (installed.has(stock)) return true;
-  const cached = moduleRequire.cache[requestPath];
-  const fixed =
-    cached !== undefined &&
-    cached.exports === stock &&
-    LATER_PRODUCE_REQUESTS.every((id) => moduleRequire.cache[moduleRequire.resolve(id)] === undefined) &&
-    isKafkajsProduceRequestV3(stock);
-  if (fixed && cached) {
-    const request = makeKafkajsProduceRequest({
-      released: stock as KafkajsProduceV3,
-      Encoder: moduleRequire(KAFKAJS_MODULES.encoder) as KafkajsProduceEncoderStatics,
-      Long: moduleRequire(KAFKAJS_MODULES.long) as KafkajsLongStatics,
-      crc32c: moduleRequire(KAFKAJS_MODULES.crc32c) as (input: Buffer) => number,
-    });
-    installed.add(request);
-    cached.exports = request;
-  }
-  return fixed;
+  return replaceKafkajsModule(moduleRequire, KAFKAJS_MODULES.produceRequest, {
+    keptBy: LATER_PRODUCE_REQUESTS,
+    isReleased: isKafkajsProduceRequestV3,
+    make: (released) =>
+      makeKafkajsProduceRequest({
+        released: released as KafkajsProduceV3,
+        Encoder: moduleRequire(KAFKAJS_MODULES.encoder) as KafkajsProduceEncoderStatics,
+        Long: moduleRequire(KAFKAJS_MODULES.long) as KafkajsLongStatics,
+        crc32c: moduleRequire(KAFKAJS_MODULES.crc32c) as (input: Buffer) => number,
+      }),
+  });
 }

@@ -1,5 +1,5 @@
 import type { IHeaders } from 'kafkajs';
-import { KAFKAJS_MODULES, type ModuleRequire } from './kafkajs-modules';
+import { KAFKAJS_MODULES, replaceKafkajsModule, type ModuleRequire } from './kafkajs-modules';
 
 /** A record's bytes as kafkajs' `Encoder` (kafkajs 2.2.4, `src/protocol/encoder`) writes them. */
 export interface KafkajsRecordEncoder {
@@ -109,9 +109,6 @@ function sizeOfHeader(Encoder: KafkajsEncoderStatics, keySize: number, value: Bu
   return Encoder.sizeOfVarInt(keySize) + keySize + Encoder.sizeOfVarInt(valueSize) + valueSize;
 }
 
-/** The record encoders this fix has put in place. */
-const installed = new WeakSet<object>();
-
 /**
  * Puts `makeKafkajsRecord`'s encoder in place of kafkajs 2.2.4's, for the produce request to take
  * when it first loads: kafkajs loads its request modules on first use, and the produce request
@@ -121,19 +118,9 @@ const installed = new WeakSet<object>();
  * request has already loaded there or the record module is not the one it knows.
  */
 export function fixKafkajsRecordEncoding(moduleRequire: ModuleRequire = require): boolean {
-  const recordPath = moduleRequire.resolve(KAFKAJS_MODULES.record);
-  const stock = moduleRequire(recordPath) as object;
-  if (installed.has(stock)) return true;
-  const cached = moduleRequire.cache[recordPath];
-  const fixed =
-    cached !== undefined &&
-    cached.exports === stock &&
-    moduleRequire.cache[moduleRequire.resolve(KAFKAJS_MODULES.produceRequest)] === undefined &&
-    isKafkajsRecordEncoder(stock);
-  if (fixed && cached) {
-    const record = makeKafkajsRecord(moduleRequire(KAFKAJS_MODULES.encoder) as KafkajsEncoderStatics);
-    installed.add(record);
-    cached.exports = record;
-  }
-  return fixed;
+  return replaceKafkajsModule(moduleRequire, KAFKAJS_MODULES.record, {
+    keptBy: [KAFKAJS_MODULES.produceRequest],
+    isReleased: isKafkajsRecordEncoder,
+    make: () => makeKafkajsRecord(moduleRequire(KAFKAJS_MODULES.encoder) as KafkajsEncoderStatics),
+  });
 }
