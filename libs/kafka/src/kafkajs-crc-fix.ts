@@ -42,6 +42,6 @@ export function fixKafkajsCrc32c(
   return replaceKafkajsModule(moduleRequire, KAFKAJS_MODULES.crc32c, {
     keptBy: [KAFKAJS_MODULES.recordBatch],
     isReleased: isKafkajsCrc32c,
-    make: loadNative,
+    make: () => loadNative(),
   });
 }
