@@ -166,6 +166,13 @@ export function makeKafkajsProduceRequest(parts: KafkajsProduceParts): KafkajsPr
     return size < 0 ? sizeOfVarInt(-1) : sizeOfVarInt(size) + size;
   }
 
+  /** A record header's bytes, its key's and value's lengths on the tape (a value neither text nor bytes throws, as in kafkajs). */
+  function sizeOfHeader(keySize: number, value: Buffer | string, tape: Tape): number {
+    const valueSize = Buffer.byteLength(value);
+    tape.push(keySize, valueSize);
+    return sizeOfVarInt(keySize) + keySize + sizeOfVarInt(valueSize) + valueSize;
+  }
+
   /** kafkajs' `Record` sizing, in its order (so that what it cannot take fails the same way). */
   function sizeRecord(message: ProduceMessage, offsetDelta: number, timestampDelta: unknown, tape: Tape): SizedRecord {
     const headers = message.headers === undefined ? {} : message.headers;
@@ -178,17 +185,16 @@ export function makeKafkajsProduceRequest(parts: KafkajsProduceParts): KafkajsPr
       sizeOfVarIntBytes(message.value, tape);
     let headerCount = 0;
     let headersSize = 0;
-    const sizeHeader = (keySize: number, value: Buffer | string) => {
-      const valueSize = Buffer.byteLength(value);
-      tape.push(keySize, valueSize);
-      headersSize += sizeOfVarInt(keySize) + keySize + sizeOfVarInt(valueSize) + valueSize;
-      headerCount++;
-    };
     for (const name of names) {
       const keySize = Buffer.byteLength(name);
       const value = headers[name];
-      if (Array.isArray(value)) for (const item of value) sizeHeader(keySize, item);
-      else sizeHeader(keySize, value as Buffer | string);
+      if (Array.isArray(value)) {
+        for (const item of value) headersSize += sizeOfHeader(keySize, item, tape);
+        headerCount += value.length;
+      } else {
+        headersSize += sizeOfHeader(keySize, value as Buffer | string, tape);
+        headerCount++;
+      }
     }
     bodySize += sizeOfVarInt(headerCount) + headersSize;
     return { message, headers, timestampDelta, bodySize, headerCount };
@@ -246,6 +252,20 @@ export function makeKafkajsProduceRequest(parts: KafkajsProduceParts): KafkajsPr
     );
   }
 
+  /** A record header, its key's and value's lengths from the tape. */
+  function writeHeader(
+    buf: Buffer,
+    offset: number,
+    name: string,
+    value: Buffer | string | undefined,
+    keySize: number,
+    valueSize: number,
+  ): number {
+    offset = writeVarInt(buf, offset, keySize);
+    offset += buf.write(name, offset, keySize, 'utf8');
+    return writeVarIntBytes(buf, offset, value, valueSize);
+  }
+
   function writeRecords(buf: Buffer, offset: number, records: SizedRecord[], tape: Tape, at: { next: number }): number {
     let next = at.next;
     for (let index = 0; index < records.length; index++) {
@@ -259,12 +279,14 @@ export function makeKafkajsProduceRequest(parts: KafkajsProduceParts): KafkajsPr
       offset = writeVarInt(buf, offset, headerCount);
       for (const name of Object.keys(headers)) {
         const value = headers[name];
-        const items = Array.isArray(value) ? value : [value];
-        for (const item of items) {
-          const keySize = tape[next++];
-          offset = writeVarInt(buf, offset, keySize);
-          offset += buf.write(name, offset, keySize, 'utf8');
-          offset = writeVarIntBytes(buf, offset, item, tape[next++]);
+        if (Array.isArray(value)) {
+          for (const item of value) {
+            offset = writeHeader(buf, offset, name, item, tape[next], tape[next + 1]);
+            next += 2;
+          }
+        } else {
+          offset = writeHeader(buf, offset, name, value, tape[next], tape[next + 1]);
+          next += 2;
         }
       }
     }
