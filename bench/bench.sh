@@ -41,4 +41,5 @@ for arg in "$@"; do
 done
 bash scripts/ensure-kafka.sh >&2
 bash scripts/postgres.sh ensure >&2
-BENCH_REF="$ref" node "$build/bench/run.js" "$@"
+# --expose-gc: a measurement settles the bench's own heap before it starts (bench/lib/heap.ts).
+BENCH_REF="$ref" node --expose-gc "$build/bench/run.js" "$@"

@@ -13,6 +13,7 @@ import { changeMessage, type ClaimedRow } from '../apps/fanout/src/relay/relay-b
 import { writeOutbox } from '../apps/projector/src/project/outbox-copy';
 import { benchEvent, benchGid } from './lib/asana-deliveries';
 import { defineBenchmark, type BenchContext } from './lib/benchmark';
+import { settleHeap } from './lib/heap';
 import { connectedAdminAndProducer, endOffsetTotal } from './lib/kafka';
 import { freePort, NodeProcess } from './lib/processes';
 import { round, summariseLatencies, type LatencySummary } from './lib/stats';
@@ -257,6 +258,7 @@ async function backlogFigure(session: RelaySession, ctx: BenchContext, run: numb
   const analyzedBefore = await autoanalyze(pool);
   const offsetsBefore = await endOffsets(session);
   const positionBefore = await feedPosition(pool);
+  settleHeap();
   const insertStart = performance.now();
   await insertTransaction(pool, changes);
   const committed = performance.now();
@@ -283,6 +285,7 @@ async function backlogFigure(session: RelaySession, ctx: BenchContext, run: numb
       rows.length,
   );
   const baselineBefore = await endOffsets(session);
+  settleHeap();
   const sendStart = performance.now();
   for (const batch of batches) await session.producer.sendBatch({ topicMessages: batch, acks: -1 });
   const sendSeconds = (performance.now() - sendStart) / 1000;
@@ -387,6 +390,7 @@ async function fixedRateFigure(session: RelaySession, ctx: BenchContext, run: nu
   const positionBefore = await feedPosition(pool);
   const commitEpoch = new Array<number>(transactions);
   const commitLag = new Array<number>(transactions);
+  settleHeap();
   const begin = performance.now();
   const inserting = await openLoop(transactions, TRANSACTION_INTERVAL_MS, async (t, due) => {
     await insertTransaction(pool, changes.slice(t * ROWS_PER_TRANSACTION, (t + 1) * ROWS_PER_TRANSACTION));
@@ -415,6 +419,7 @@ async function fixedRateFigure(session: RelaySession, ctx: BenchContext, run: nu
     topicMessages(session.names, rows.slice(t * ROWS_PER_TRANSACTION, (t + 1) * ROWS_PER_TRANSACTION)),
   );
   const baselineBefore = await endOffsets(session);
+  settleHeap();
   const sendLatencies = new Array<number>(transactions);
   const sending = await openLoop(transactions, TRANSACTION_INTERVAL_MS, async (t, due) => {
     await session.producer.sendBatch({ topicMessages: perTransaction[t], acks: -1 });
