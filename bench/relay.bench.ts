@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Message, Producer, TopicMessages } from 'kafkajs';
-import { Client, Pool, type Notification } from 'pg';
+import { Pool } from 'pg';
 import { asanaEventId } from '@asana-stream/asana';
 import { FanoutEnv } from '@asana-stream/config';
 import { changeTopic, type ResourceChangeMessage, type TopicNames } from '@asana-stream/contracts';
@@ -10,6 +10,7 @@ import { FEED_CHANNEL, OUTBOX_CHANNEL } from '@asana-stream/db';
 // The relay's own pure message builder (bench/ is outside test/architecture's import rules), so
 // the baselines send byte for byte the keys and values the relay makes of the same rows.
 import { changeMessage, type ClaimedRow } from '../apps/fanout/src/relay/relay-batch';
+import { OutboxNotifications } from '../apps/fanout/src/relay/outbox-notifications';
 import { writeOutbox } from '../apps/projector/src/project/outbox-copy';
 import { benchEvent, benchGid } from './lib/asana-deliveries';
 import { defineBenchmark, type BenchContext } from './lib/benchmark';
@@ -106,7 +107,7 @@ interface RelaySession {
   topic: string;
   fanout: NodeProcess;
   /** LISTENs on the feed channel: the relay's NOTIFY after each batch it marked published. */
-  listener: Client;
+  feed: OutboxNotifications;
   backlogRows: number;
 }
 
@@ -141,12 +142,13 @@ async function feedPosition(pool: Pool): Promise<number> {
 }
 
 /**
- * Waits until the relay has marked `total` rows published since the feed stood at `position`:
- * it hears the relay's own NOTIFY on the feed channel, whose payload is the feed's new last
- * position, so the wait puts no load of its own on Postgres while the relay drains (a count of
- * the unpublished rows every 10 ms cost Postgres about as much CPU as the relay's marking).
- * Returns when that notification arrived, as `performance.now()`, after checking that no row is
- * left unpublished. Throws when the fanout exits or the rows are not all published in time.
+ * Waits until the relay has marked `total` rows published since the feed stood at `position`,
+ * reading the feed's one-row counter each time the relay NOTIFYs the feed channel after a batch
+ * it marked (the fanout's own `OutboxNotifications`, on a connection of the bench's), and every
+ * `WATCH_MS` besides. So the wait puts next to no load on Postgres while the relay drains: a count
+ * of the unpublished rows every 10 ms cost Postgres about as much CPU as the relay's marking.
+ * Returns when the counter read `position + total`, as `performance.now()`, after checking that
+ * no row is left unpublished. Throws when the fanout exits or the rows are not all published in time.
  */
 async function drained(
   session: RelaySession,
@@ -155,34 +157,25 @@ async function drained(
   position: number,
   total: number,
 ): Promise<number> {
-  const target = position + total;
   const deadline = from + ctx.options.drainTimeoutS * 1000;
-  let heard: (message: Notification) => void = () => undefined;
-  const reached = new Promise<number>((resolve) => {
-    heard = (message) => {
-      if (Number(message.payload) >= target) resolve(performance.now());
-    };
-    session.listener.on('notification', heard);
-  });
-  let done: number | undefined;
-  try {
-    // The notification may have come before this wait began (a fast drain): the position says so.
-    if ((await feedPosition(session.pool)) >= target) done = performance.now();
-    while (done === undefined) {
-      if (!session.fanout.running) throw new Error(`the fanout exited; see ${session.fanout.logFile}`);
-      if (performance.now() > deadline) {
-        const left = await unpublished(session.pool);
-        throw new Error(
-          `${left} of ${total} outbox rows still unpublished ${ctx.options.drainTimeoutS} s after the insert (drain timeout); see ${session.fanout.logFile}`,
-        );
-      }
-      done = await Promise.race([reached, sleep(WATCH_MS).then(() => undefined)]);
+  for (;;) {
+    if (!session.fanout.running) throw new Error(`the fanout exited; see ${session.fanout.logFile}`);
+    // Read before the counter, so a notification that arrives meanwhile ends the wait at once.
+    const seen = session.feed.seen;
+    const reached = (await feedPosition(session.pool)) >= position + total;
+    const at = performance.now();
+    if (reached) break;
+    if (at > deadline) {
+      const left = await unpublished(session.pool);
+      throw new Error(
+        `${left} of ${total} outbox rows still unpublished ${ctx.options.drainTimeoutS} s after the insert (drain timeout); see ${session.fanout.logFile}`,
+      );
     }
-  } finally {
-    session.listener.off('notification', heard);
+    await session.feed.wait(WATCH_MS, seen);
   }
+  const done = performance.now();
   const left = await unpublished(session.pool);
-  if (left > 0) throw new Error(`the feed reached position ${target} but ${left} outbox rows are unpublished`);
+  if (left > 0) throw new Error(`the feed grew by ${total} rows but ${left} outbox rows are unpublished`);
   return done;
 }
 
@@ -201,6 +194,14 @@ async function claimedRows(pool: Pool): Promise<ClaimedRow[]> {
  */
 function relayMessage(row: ClaimedRow): Message {
   return { ...changeMessage(row), headers: { traceparent: row.traceparent ?? traceparent() } };
+}
+
+/** The rows as the relay publishes them: one publish per batch of the relay's batch size, in id order. */
+function relayBatches(names: TopicNames, rows: readonly ClaimedRow[]): TopicMessages[][] {
+  const batches: TopicMessages[][] = [];
+  for (let i = 0; i < rows.length; i += RELAY_BATCH_SIZE)
+    batches.push(topicMessages(names, rows.slice(i, i + RELAY_BATCH_SIZE)));
+  return batches;
 }
 
 /** One publish of rows as the relay makes it: per change topic, its rows in id order. */
@@ -275,9 +276,7 @@ async function backlogFigure(session: RelaySession, ctx: BenchContext, run: numb
   const rows = await claimedRows(pool);
   if (rows.length !== changes.length)
     throw new Error(`the outbox holds ${rows.length} rows, expected ${changes.length}`);
-  const batches = [];
-  for (let i = 0; i < rows.length; i += RELAY_BATCH_SIZE)
-    batches.push(topicMessages(session.names, rows.slice(i, i + RELAY_BATCH_SIZE)));
+  const batches = relayBatches(session.names, rows);
   const valueBytes = Math.round(
     batches
       .flat()
@@ -318,12 +317,8 @@ async function warmUp(session: RelaySession, ctx: BenchContext): Promise<void> {
   const position = await feedPosition(pool);
   await insertTransaction(pool, changes);
   await drained(session, ctx, performance.now(), position, changes.length);
-  const rows = await claimedRows(pool);
-  for (let i = 0; i < rows.length; i += RELAY_BATCH_SIZE) {
-    await session.producer.sendBatch({
-      topicMessages: topicMessages(session.names, rows.slice(i, i + RELAY_BATCH_SIZE)),
-      acks: -1,
-    });
+  for (const batch of relayBatches(session.names, await claimedRows(pool))) {
+    await session.producer.sendBatch({ topicMessages: batch, acks: -1 });
   }
   await pool.query(/* sql */ `DELETE FROM outbox`);
 }
@@ -471,10 +466,9 @@ export default defineBenchmark<RelaySession>({
     const topic = installation.names.physical(changeTopic('task').name);
     const pool = new Pool({ connectionString: installation.databaseUrl, max: INSERT_CONNECTIONS });
     ctx.onCleanup(() => pool.end());
-    const listener = new Client({ connectionString: installation.databaseUrl });
-    await listener.connect();
-    ctx.onCleanup(() => listener.end());
-    await listener.query(`LISTEN ${FEED_CHANNEL}`);
+    const feed = new OutboxNotifications(installation.databaseUrl, FEED_CHANNEL);
+    await feed.start();
+    ctx.onCleanup(() => feed.stop());
     const { admin, producer } = await connectedAdminAndProducer(ctx, 'asana-stream-bench-relay');
     await pool.query(/* sql */ `DELETE FROM outbox`);
     const port = await freePort();
@@ -495,7 +489,7 @@ export default defineBenchmark<RelaySession>({
       names: installation.names,
       topic,
       fanout,
-      listener,
+      feed,
       backlogRows: ctx.options.quick ? QUICK_BACKLOG_ROWS : BACKLOG_ROWS,
     };
   },
