@@ -196,11 +196,10 @@ function relayMessage(row: ClaimedRow): Message {
   return { ...changeMessage(row), headers: { traceparent: row.traceparent ?? traceparent() } };
 }
 
-/** The rows as the relay publishes them: one publish per batch of the relay's batch size, in id order. */
-function relayBatches(names: TopicNames, rows: readonly ClaimedRow[]): TopicMessages[][] {
+/** The rows cut into publishes of `size` rows in id order (default: the relay's batch size), each as `topicMessages`. */
+function relayBatches(names: TopicNames, rows: readonly ClaimedRow[], size = RELAY_BATCH_SIZE): TopicMessages[][] {
   const batches: TopicMessages[][] = [];
-  for (let i = 0; i < rows.length; i += RELAY_BATCH_SIZE)
-    batches.push(topicMessages(names, rows.slice(i, i + RELAY_BATCH_SIZE)));
+  for (let i = 0; i < rows.length; i += size) batches.push(topicMessages(names, rows.slice(i, i + size)));
   return batches;
 }
 
@@ -410,9 +409,9 @@ async function fixedRateFigure(session: RelaySession, ctx: BenchContext, run: nu
 
   // The baseline: the same messages, each transaction's as one sendBatch, on the same schedule.
   const rows = await claimedRows(pool);
-  const perTransaction = Array.from({ length: transactions }, (_, t) =>
-    topicMessages(session.names, rows.slice(t * ROWS_PER_TRANSACTION, (t + 1) * ROWS_PER_TRANSACTION)),
-  );
+  const perTransaction = relayBatches(session.names, rows, ROWS_PER_TRANSACTION);
+  if (perTransaction.length !== transactions)
+    throw new Error(`the outbox holds ${rows.length} rows, expected ${transactions * ROWS_PER_TRANSACTION}`);
   const baselineBefore = await endOffsets(session);
   settleHeap();
   const sendLatencies = new Array<number>(transactions);
