@@ -10,7 +10,7 @@ import { FEED_CHANNEL, OUTBOX_CHANNEL } from '@asana-stream/db';
 // The relay's own pure message builder (bench/ is outside test/architecture's import rules), so
 // the baselines send byte for byte the keys and values the relay makes of the same rows.
 import { changeMessage, type ClaimedRow } from '../apps/fanout/src/relay/relay-batch';
-import { OutboxNotifications } from '../apps/fanout/src/relay/outbox-notifications';
+import { PgNotifications, type NotificationChannel } from '../apps/fanout/src/notifications/pg-notifications';
 import { writeOutbox } from '../apps/projector/src/project/outbox-copy';
 import { benchEvent, benchGid } from './lib/asana-deliveries';
 import { defineBenchmark, type BenchContext } from './lib/benchmark';
@@ -107,7 +107,7 @@ interface RelaySession {
   topic: string;
   fanout: NodeProcess;
   /** LISTENs on the feed channel: the relay's NOTIFY after each batch it marked published. */
-  feed: OutboxNotifications;
+  feed: NotificationChannel;
   backlogRows: number;
 }
 
@@ -144,7 +144,7 @@ async function feedPosition(pool: Pool): Promise<number> {
 /**
  * Waits until the relay has marked `total` rows published since the feed stood at `position`,
  * reading the feed's one-row counter each time the relay NOTIFYs the feed channel after a batch
- * it marked (the fanout's own `OutboxNotifications`, on a connection of the bench's), and every
+ * it marked (the fanout's own `PgNotifications`, on a connection of the bench's), and every
  * `WATCH_MS` besides. So the wait puts next to no load on Postgres while the relay drains: a count
  * of the unpublished rows every 10 ms cost Postgres about as much CPU as the relay's marking.
  * Returns when the counter read `position + total`, as `performance.now()`, after checking that
@@ -465,9 +465,10 @@ export default defineBenchmark<RelaySession>({
     const topic = installation.names.physical(changeTopic('task').name);
     const pool = new Pool({ connectionString: installation.databaseUrl, max: INSERT_CONNECTIONS });
     ctx.onCleanup(() => pool.end());
-    const feed = new OutboxNotifications(installation.databaseUrl, FEED_CHANNEL);
+    const listener = new PgNotifications(installation.databaseUrl);
+    const feed = listener.channel(FEED_CHANNEL);
     await feed.start();
-    ctx.onCleanup(() => feed.stop());
+    ctx.onCleanup(() => listener.stop());
     const { admin, producer } = await connectedAdminAndProducer(ctx, 'asana-stream-bench-relay');
     await pool.query(/* sql */ `DELETE FROM outbox`);
     const port = await freePort();

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { APP_CONFIG, type FanoutConfig } from '@asana-stream/config';
 import type { PipelineApp } from '@asana-stream/runtime';
 import { ConsumerAuthService } from './events-api/consumer-auth.service';
 import { EventsApiController } from './events-api/events-api.controller';
@@ -7,6 +8,7 @@ import { EventsFeedService } from './events-api/events-feed.service';
 import { FeedListener } from './events-api/feed-listener';
 import { LookupController } from './lookup/lookup.controller';
 import { LookupService } from './lookup/lookup.service';
+import { PgNotifications } from './notifications/pg-notifications';
 import { OutboxGaugesService } from './relay/outbox-gauges.service';
 import { OutboxRetentionService } from './relay/outbox-retention.service';
 import { RelayOutboxService } from './relay/relay-outbox.service';
@@ -17,6 +19,12 @@ import { RouteTable } from './routes/route-table.service';
   // GET /events and /events/stream: the Events API, the feed for consumers without Kafka.
   controllers: [LookupController, EventsApiController],
   providers: [
+    // One LISTEN connection for the process: the relay's, the Events API's and the routes' wake-ups.
+    {
+      provide: PgNotifications,
+      useFactory: (config: FanoutConfig) => new PgNotifications(config.db.DATABASE_URL),
+      inject: [APP_CONFIG],
+    },
     RelayOutboxService,
     OutboxRetentionService,
     OutboxGaugesService,

@@ -24,6 +24,7 @@ import {
   type TestDatabase,
 } from '@asana-stream/testing';
 import { FANOUT_APP } from '../fanout.module';
+import { NOTIFICATIONS_APPLICATION_NAME } from '../notifications/pg-notifications';
 import { componentValidator } from '../../test/events-api-document';
 import { OutboxRetentionService } from '../relay/outbox-retention.service';
 import { RouteTable } from '../routes/route-table.service';
@@ -472,13 +473,23 @@ describe('the Events API (GET /events, /events/stream) on a real database and br
     expect(unknown.body.error).toBe('UNKNOWN_ROUTE');
   });
 
-  it('ends open streams and long-polls when the app shuts down', async () => {
+  it('ends open streams and long-polls when the app shuts down, and closes its one notification connection', async () => {
+    const notificationConnections = async (): Promise<number> =>
+      (
+        await sql.query<{ n: number }>(
+          /* sql */ `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`,
+          [NOTIFICATIONS_APPLICATION_NAME],
+        )
+      ).rows[0].n;
+    const before = await notificationConnections();
     const { app } = await createPipelineApp(
       FANOUT_APP,
       { DATABASE_URL: db.url, KAFKA_BROKERS: TEST_BROKERS, KAFKA_TOPIC_PREFIX: names.prefix },
       { logger: false },
     );
     await app.listen(0, '127.0.0.1');
+    // The relay, the Events API and the route table all wait on one connection.
+    expect(await notificationConnections()).toBe(before + 1);
     const base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
     const stream = await fetch(`${base}/events/stream?after=${await head()}`, {
       headers: { authorization: `Bearer ${token}` },
@@ -493,5 +504,8 @@ describe('the Events API (GET /events, /events/stream) on a real database and br
     expect((await poll).status).toBe(200);
     const rest = await stream.text();
     expect(rest).toContain('retry:');
+    await waitFor('the notification connection closed', async () => (await notificationConnections()) === before, {
+      timeoutMs: 5000,
+    });
   });
 });

@@ -1,21 +1,20 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { APP_CONFIG, type FanoutConfig } from '@asana-stream/config';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { FEED_CHANNEL } from '@asana-stream/db';
-import { OutboxNotifications } from '../relay/outbox-notifications';
+import { PgNotifications, type NotificationChannel } from '../notifications/pg-notifications';
 
 /**
- * The Events API's wake-ups: one LISTEN connection per process on the relay's feed channel, shared
- * by every long-poll and stream, and the signal that ends them all at shutdown (so open streams
- * never hold the HTTP server past the pod's grace period).
+ * The Events API's wake-ups: the relay's feed channel on the process' LISTEN connection, shared by
+ * every long-poll and stream, and the signal that ends them all at shutdown (so open streams never
+ * hold the HTTP server past the pod's grace period).
  */
 @Injectable()
 export class FeedListener implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(FeedListener.name);
-  readonly notifications: OutboxNotifications;
+  readonly notifications: NotificationChannel;
   private readonly stopping = new AbortController();
 
-  constructor(@Inject(APP_CONFIG) config: FanoutConfig) {
-    this.notifications = new OutboxNotifications(config.db.DATABASE_URL, FEED_CHANNEL);
+  constructor(listener: PgNotifications) {
+    this.notifications = listener.channel(FEED_CHANNEL);
   }
 
   /** Aborts when the app shuts down. */
@@ -33,8 +32,7 @@ export class FeedListener implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
-  async onModuleDestroy(): Promise<void> {
+  onModuleDestroy(): void {
     this.stopping.abort();
-    await this.notifications.stop();
   }
 }

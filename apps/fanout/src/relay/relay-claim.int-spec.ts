@@ -16,6 +16,7 @@ import {
   waitFor,
   type TestDatabase,
 } from '@asana-stream/testing';
+import { PgNotifications } from '../notifications/pg-notifications';
 import {
   CLAIM_WINDOW_BATCHES,
   RELAY_GID_LOCK_NAMESPACE,
@@ -96,6 +97,7 @@ describe('relay replicas claiming one backlog side by side (real database and br
   /** Three replicas of the fanout app, each with its own pool. */
   let dataSources: DataSource[];
   let publisher: KafkaPublisher;
+  let notifications: PgNotifications;
   let recorder: TopicRecorder;
   /** The test's own queries (a pool: the replicas' loops ask at once). */
   let sql: Pool;
@@ -110,7 +112,7 @@ describe('relay replicas claiming one backlog side by side (real database and br
       ...settings,
     });
   const relay = (replica: number, pub: KafkaPublisher = publisher) =>
-    new RelayOutboxService(dataSources[replica], pub, names, config);
+    new RelayOutboxService(dataSources[replica], pub, names, config, notifications);
 
   /** `versions` rows for each gid, inserted version by version (the gids' rows interleave); ids in insert order. */
   const insertBacklog = async (gids: string[], versions: number): Promise<string[]> => {
@@ -178,12 +180,14 @@ describe('relay replicas claiming one backlog side by side (real database and br
     publisher = new KafkaPublisher(testKafka('relay-claim-int'));
     await publisher.onModuleInit();
     sql = new Pool({ connectionString: db.url, max: 4 });
+    notifications = new PgNotifications(db.url);
     recorder = await new TopicRecorder([taskTopic]).start();
   });
 
   afterAll(async () => {
     await recorder?.stop();
     await sql?.end();
+    await notifications?.stop();
     await publisher?.onApplicationShutdown();
     await Promise.all((dataSources ?? []).map((ds) => ds.destroy()));
     await db?.drop();
@@ -391,7 +395,7 @@ describe('relay replicas claiming one backlog side by side (real database and br
     const own = fanoutConfig({ FANOUT_BATCH_SIZE: '20', FANOUT_RELAY_CONCURRENCY: '3' });
     const counter = inFlightCounter();
     const pub = instrumented(publisher, { delayMs: 40 }, counter);
-    const service = new RelayOutboxService(dataSources[0], pub.publisher, names, own);
+    const service = new RelayOutboxService(dataSources[0], pub.publisher, names, own, notifications);
     const rounds = jest.spyOn(service, 'relayRound');
     const { gids, ids, idsOfGid } = await backlog(100, 6);
     await service.onApplicationBootstrap();

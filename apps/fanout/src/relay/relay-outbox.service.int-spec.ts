@@ -27,6 +27,7 @@ import {
   type ReceivedMessage,
   type TestDatabase,
 } from '@asana-stream/testing';
+import { PgNotifications } from '../notifications/pg-notifications';
 import { OutboxRetentionService } from './outbox-retention.service';
 import { RelayOutboxService } from './relay-outbox.service';
 
@@ -123,6 +124,7 @@ describe('RelayOutboxService on a real database and broker', () => {
   let dataSourceA: DataSource;
   let dataSourceB: DataSource;
   let publisher: KafkaPublisher;
+  let notifications: PgNotifications;
   let relayA: RelayOutboxService;
   let relayB: RelayOutboxService;
   let recorder: TopicRecorder;
@@ -197,8 +199,9 @@ describe('RelayOutboxService on a real database and broker', () => {
     await Promise.all([dataSourceA.initialize(), dataSourceB.initialize()]);
     publisher = new KafkaPublisher(testKafka('relay-int'));
     await publisher.onModuleInit();
-    relayA = new RelayOutboxService(dataSourceA, publisher, names, config);
-    relayB = new RelayOutboxService(dataSourceB, publisher, names, config);
+    notifications = new PgNotifications(db.url);
+    relayA = new RelayOutboxService(dataSourceA, publisher, names, config, notifications);
+    relayB = new RelayOutboxService(dataSourceB, publisher, names, config, notifications);
     sql = new Client({ connectionString: db.url });
     await sql.connect();
     recorder = await new TopicRecorder([taskTopic, projectTopic]).start();
@@ -207,6 +210,7 @@ describe('RelayOutboxService on a real database and broker', () => {
   afterAll(async () => {
     await recorder?.stop();
     await sql?.end();
+    await notifications?.stop();
     await publisher?.onApplicationShutdown();
     await dataSourceA?.destroy();
     await dataSourceB?.destroy();
@@ -284,7 +288,7 @@ describe('RelayOutboxService on a real database and broker', () => {
         ids.push(await insertOutbox(sql, gid, 'task', version === 1 ? 'created' : 'updated', version));
     }
     const counting = countingPublisher(publisher);
-    const relay = new RelayOutboxService(dataSourceA, counting.publisher, names, config);
+    const relay = new RelayOutboxService(dataSourceA, counting.publisher, names, config, notifications);
 
     expect(await drain(relay, 100)).toBe(ids.length);
 
@@ -306,7 +310,7 @@ describe('RelayOutboxService on a real database and broker', () => {
     ];
     const otherId = await insertOutbox(sql, other, 'task', 'created', 1);
     const gated = gatedPublisher(publisher);
-    const holding = new RelayOutboxService(dataSourceA, gated.publisher, names, config);
+    const holding = new RelayOutboxService(dataSourceA, gated.publisher, names, config, notifications);
 
     const firstBatch = holding.relayBatch(1);
     await gated.reached;
@@ -355,8 +359,8 @@ describe('RelayOutboxService on a real database and broker', () => {
       FANOUT_BATCH_SIZE: '7',
     });
     const relays = [
-      new RelayOutboxService(dataSourceA, publisher, names, busy),
-      new RelayOutboxService(dataSourceB, publisher, names, busy),
+      new RelayOutboxService(dataSourceA, publisher, names, busy, notifications),
+      new RelayOutboxService(dataSourceB, publisher, names, busy, notifications),
     ];
     const rounds = relays.map((relay) => jest.spyOn(relay, 'relayRound'));
     const before = await totalEndOffset(testKafka(), [taskTopic]);
@@ -532,7 +536,7 @@ describe('RelayOutboxService on a real database and broker', () => {
     try {
       await ensureTopics(kafka, allTopics(), names);
       await own.onModuleInit();
-      const relay = new RelayOutboxService(dataSourceA, own, names, config);
+      const relay = new RelayOutboxService(dataSourceA, own, names, config, notifications);
       const gid = freshGid();
       const ids = [await insertOutbox(sql, gid, 'task', 'created', 1)];
       expect(await relay.relayBatch(10)).toBe(1);
@@ -560,7 +564,9 @@ describe('RelayOutboxService on a real database and broker', () => {
   }, 180_000);
 
   it('wakes on NOTIFY long before its poll interval, and stops cleanly', async () => {
-    const relay = new RelayOutboxService(dataSourceA, publisher, names, config);
+    // A listener of its own, as the fanout's module has: the relay stops without it, the module closes it.
+    const listener = new PgNotifications(db.url);
+    const relay = new RelayOutboxService(dataSourceA, publisher, names, config, listener);
     const batches = jest.spyOn(relay, 'relayRound');
     await relay.onApplicationBootstrap();
     let stopped = false;
@@ -580,22 +586,26 @@ describe('RelayOutboxService on a real database and broker', () => {
       await waitFor('the change on the task topic', () => byChangeId([id]).length === 1, { timeoutMs: 20_000 });
       await expect(relay.problem()).resolves.toBeNull();
 
+      // The relay's own stop ends its wait (the poll interval is a minute), the listener still open.
       const stopStarted = Date.now();
       await relay.onModuleDestroy();
       stopped = true;
       expect(Date.now() - stopStarted).toBeLessThan(5000);
       await expect(relay.problem()).resolves.toBe('the relay is not running');
-      await waitFor(
-        'no connection LISTENing any more',
-        async () => {
-          const { rows } = await sql.query<{ n: number }>(/* sql */ `SELECT count(*)::int AS n FROM pg_stat_activity
-                       WHERE datname = current_database() AND query ILIKE 'LISTEN%'`);
-          return rows[0].n === 0;
-        },
-        { timeoutMs: 2000 },
-      );
+      expect(listener.listensTo(OUTBOX_CHANNEL)).toBe(true);
+      const listening = async (): Promise<number> =>
+        (
+          await sql.query<{ n: number }>(/* sql */ `SELECT count(*)::int AS n FROM pg_stat_activity
+                       WHERE datname = current_database() AND query ILIKE 'LISTEN%'`)
+        ).rows[0].n;
+      const before = await listening();
+      await listener.onModuleDestroy();
+      await waitFor('its listener connection closed', async () => (await listening()) === before - 1, {
+        timeoutMs: 2000,
+      });
     } finally {
       if (!stopped) await relay.onModuleDestroy();
+      await listener.stop();
     }
   });
 });

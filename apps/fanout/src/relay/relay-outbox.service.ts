@@ -19,8 +19,8 @@ import { secondsSince } from '@asana-stream/metrics';
 import type { ReadinessCheck } from '@asana-stream/runtime';
 import { contextFromTraceparent, linksTo, tracer } from '@asana-stream/telemetry';
 import { batchDurations, endToEndFreshness, relayFreshness, rowOutcomes } from './fanout-metrics';
+import { PgNotifications, type NotificationChannel } from '../notifications/pg-notifications';
 import { RouteTable } from '../routes/route-table.service';
-import { OutboxNotifications } from './outbox-notifications';
 import {
   changeMessage,
   failureRecord,
@@ -138,7 +138,8 @@ const MARK_PUBLISHED = /* sql */ `
 export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestroy, ReadinessCheck {
   readonly name = 'outbox-relay';
   private readonly log = new Logger(RelayOutboxService.name);
-  private readonly notifications: OutboxNotifications;
+  /** The projector's NOTIFY after each transaction that wrote outbox rows. */
+  private readonly notifications: NotificationChannel;
   private readonly stopping = new AbortController();
   private running = false;
   private loops: Promise<void>[] = [];
@@ -151,10 +152,11 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
     private readonly publisher: KafkaPublisher,
     private readonly names: TopicNames,
     @Inject(APP_CONFIG) private readonly config: FanoutConfig,
+    listener: PgNotifications,
     /** The routes declared (`routes apply`); without it, the type topics only. */
     @Optional() private readonly routes?: RouteTable,
   ) {
-    this.notifications = new OutboxNotifications(config.db.DATABASE_URL, OUTBOX_CHANNEL);
+    this.notifications = listener.channel(OUTBOX_CHANNEL);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -168,7 +170,6 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
   async onModuleDestroy(): Promise<void> {
     this.running = false;
     this.stopping.abort();
-    await this.notifications.stop();
     await Promise.all(this.loops);
   }
 
@@ -219,7 +220,7 @@ export class RelayOutboxService implements OnApplicationBootstrap, OnModuleDestr
         continue;
       }
       if (!this.running) break;
-      if (role === 'leader') await this.notifications.wait(pollMs, seen);
+      if (role === 'leader') await this.notifications.wait(pollMs, seen, this.stopping.signal);
       else await this.backlogAppears();
     }
   }

@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG, type FanoutConfig } from '@asana-stream/config';
 import { routeFilterProblems, type Route } from '@asana-stream/contracts';
 import { listRoutes, ROUTES_CHANNEL } from '@asana-stream/db';
-import { OutboxNotifications } from '../relay/outbox-notifications';
+import { PgNotifications, type NotificationChannel } from '../notifications/pg-notifications';
 
 /** How often the routes are read again even without a NOTIFY (a lost connection only delays a change this long). */
 export const ROUTES_RELOAD_MS = 5000;
@@ -21,7 +20,7 @@ export const ROUTES_RELOAD_MS = 5000;
 @Injectable()
 export class RouteTable implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(RouteTable.name);
-  private readonly notifications: OutboxNotifications;
+  private readonly notifications: NotificationChannel;
   private readonly stopping = new AbortController();
   private routes: readonly Route[] | null = null;
   private byName = new Map<string, Route>();
@@ -32,9 +31,9 @@ export class RouteTable implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) config: FanoutConfig,
+    listener: PgNotifications,
   ) {
-    this.notifications = new OutboxNotifications(config.db.DATABASE_URL, ROUTES_CHANNEL);
+    this.notifications = listener.channel(ROUTES_CHANNEL);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -45,7 +44,6 @@ export class RouteTable implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.stopping.abort();
-    await this.notifications.stop();
     await this.loop;
   }
 

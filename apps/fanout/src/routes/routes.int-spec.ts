@@ -30,6 +30,7 @@ import {
   type TestDatabase,
 } from '@asana-stream/testing';
 import { FANOUT_APP } from '../fanout.module';
+import { PgNotifications } from '../notifications/pg-notifications';
 import { RelayOutboxService } from '../relay/relay-outbox.service';
 import { RouteTable } from './route-table.service';
 
@@ -154,11 +155,12 @@ describe('routes: a team’s own topic of the changes matching its filter, on a 
     );
     await applyRoutes(dataSource, routes);
     const config = loadAppConfig('fanout', { DATABASE_URL: db.url, KAFKA_TOPIC_PREFIX: names.prefix });
-    const table = new RouteTable(dataSource, config);
+    const notifications = new PgNotifications(db.url);
+    const table = new RouteTable(dataSource, notifications);
     expect(await table.reload()).toBe(true);
     const publisher = new KafkaPublisher(testKafka('routes-int'));
     await publisher.onModuleInit();
-    const relay = new RelayOutboxService(dataSource, publisher, names, config, table);
+    const relay = new RelayOutboxService(dataSource, publisher, names, config, notifications, table);
     const recorder = await new TopicRecorder([taskTopic(), projectTopic(), topicOf('p1'), topicOf('assigned')]).start();
     try {
       const [a, b, c] = [freshGid(), freshGid(), freshGid()];
@@ -207,6 +209,7 @@ describe('routes: a team’s own topic of the changes matching its filter, on a 
     } finally {
       await recorder.stop();
       await publisher.onApplicationShutdown();
+      await notifications.stop();
     }
   });
 
