@@ -62,6 +62,13 @@ describe('the Events API follower (enricher process, real Kafka and Postgres, si
   /** What a test started beside the processes, stopped after them. */
   const onCleanup: (() => Promise<void>)[] = [];
 
+  // A test that failed midway leaves its enricher running: stopped here, so the next test's
+  // enricher is the only one on the shared database.
+  afterEach(async () => {
+    await enricher?.stop();
+    enricher = undefined;
+  });
+
   afterAll(async () => {
     await recorder?.stop();
     await enricher?.stop();

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { requestResync } from '@asana-stream/db';
 import type { RepairCause } from './resync-plan';
 
@@ -56,7 +56,8 @@ const WATCHED_TYPE = /* sql */ `(SELECT sub.resource_type FROM subscriptions sub
  * so far. Every write after the claim is conditional on still holding the lease.
  */
 export class ResyncRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  /** On the app's DataSource; or on one transaction's EntityManager, its statements then part of it. */
+  constructor(private readonly dataSource: DataSource | EntityManager) {}
 
   /** Asks for a resync of a resource (see `requestResync`). */
   request(resourceGid: string, reason: string): Promise<void> {
@@ -66,6 +67,11 @@ export class ResyncRepository {
   /**
    * Leases the resync most due: one asked for (oldest first), else a scheduled full one whose time
    * came; only of a resource still watched.
+   *
+   * The run's start is `clock_timestamp()`, read as the row is updated, not `now()`: `now()` is
+   * when the statement's transaction began, and a request committed after that but before the
+   * statement's snapshot is seen (and answered) by this run while its time is later than that
+   * start, so `finish` took it for one made during the run and ran the resync again.
    */
   async claim(leaseMs: number, holder: string): Promise<ClaimedResync | null> {
     const [rows] = await this.dataSource.query<
@@ -85,7 +91,7 @@ export class ResyncRepository {
       /* sql */ `
       UPDATE event_streams s
       SET resync_leased_until = now() + make_interval(secs => $1::double precision / 1000), resync_leased_by = $2,
-          resync_started_at = COALESCE(s.resync_started_at, now()),
+          resync_started_at = COALESCE(s.resync_started_at, clock_timestamp()),
           resync_requested_at = COALESCE(s.resync_requested_at, now()),
           resync_reason = COALESCE(s.resync_reason, 'the scheduled full resync')
       WHERE s.resource_gid = (
